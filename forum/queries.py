@@ -1,0 +1,260 @@
+"""The reads that pages need, shaped so that query counts stay flat whatever a page shows."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from . import permissions
+from .markdown import RENDER_VERSION
+from .models import Board, BoardReadMark, Post, Reaction, ReadState, Thread
+
+FORUM = settings.FORUM
+
+
+@dataclass
+class Page:
+    number: int
+    count: int
+    items: list = field(default_factory=list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def window(self, size: int = 2) -> list[int | None]:
+        """Page numbers to show: first, last, and `size` around the current one (None = gap)."""
+        shown = {1, self.count, *range(self.number - size, self.number + size + 1)}
+        pages = sorted(p for p in shown if 1 <= p <= self.count)
+        out: list[int | None] = []
+        for p in pages:
+            if out and p - (out[-1] or 0) > 1:
+                out.append(None)
+            out.append(p)
+        return out
+
+
+def parse_page(value: Any) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+# ---------------------------------------------------------------- board index
+
+
+def board_index(user: Any) -> list[Board]:
+    return list(
+        permissions.visible_boards(user)
+        .select_related("last_post__author", "last_post__thread")
+        .order_by("position", "name")
+    )
+
+
+# ---------------------------------------------------------------- board page
+
+
+def visible_threads(user: Any, board: Board) -> QuerySet[Thread]:
+    threads = Thread.objects.filter(board=board, merged_into__isnull=True)
+    if not permissions.can_moderate_board(user, board):
+        threads = threads.filter(is_hidden=False, is_deleted=False)
+    return threads
+
+
+def board_page(user: Any, board: Board, page: int) -> Page:
+    per = FORUM["THREADS_PER_PAGE"]
+    threads = visible_threads(user, board)
+    total = threads.count()
+    count = max(1, math.ceil(total / per))
+    page = min(page, count)
+    rows = list(
+        threads.select_related("author", "last_poster").order_by(
+            "-is_pinned", "-last_post_at", "-id"
+        )[(page - 1) * per : page * per]
+    )
+    annotate_unread(user, board, rows)
+    return Page(number=page, count=count, items=rows)
+
+
+def annotate_unread(user: Any, board: Board | None, threads: list[Thread]) -> None:
+    """Sets thread.unread_state ("new", "unread" or "") and thread.unread_count: 2 queries."""
+    for t in threads:
+        t.unread_state, t.unread_count, t.first_unread = "", 0, 1
+    if not user.is_authenticated or not threads:
+        return
+    states = dict(
+        ReadState.objects.filter(user=user, thread__in=[t.pk for t in threads]).values_list(
+            "thread_id", "last_read_number"
+        )
+    )
+    marks: dict[int, Any] = {}
+    board_ids = {t.board_id for t in threads}
+    marks = dict(
+        BoardReadMark.objects.filter(user=user, board_id__in=board_ids).values_list(
+            "board_id", "marked_at"
+        )
+    )
+    for t in threads:
+        mark = marks.get(t.board_id)
+        if mark is not None and t.last_post_at <= mark:
+            continue
+        read = states.get(t.pk)
+        if read is None:
+            if mark is not None and t.created_at <= mark:
+                # Read up to the board mark, never opened since: how many came after the mark
+                # is unknown without a query per row, so the row says "new replies".
+                t.unread_state, t.unread_count = "unread", None
+                t.first_unread = t.post_count
+            else:
+                t.unread_state = "new"
+        elif read < t.post_count:
+            t.unread_state, t.unread_count = "unread", t.post_count - read
+            t.first_unread = read + 1
+
+
+# ---------------------------------------------------------------- thread page
+
+
+def get_thread(user: Any, thread_id: int, *, follow_merged: bool = False) -> Thread:
+    """The thread if this viewer may see it; Http404 otherwise (same as a missing id).
+
+    With follow_merged, a thread merged into another is returned (for the redirect) when the
+    viewer may see its board, whatever its own state."""
+    from django.http import Http404
+
+    thread = (
+        Thread.objects.select_related("board", "author").filter(pk=thread_id).first()
+    )
+    if thread is None:
+        raise Http404("No such thread.")
+    if follow_merged and thread.merged_into_id and permissions.can_view_board(user, thread.board):
+        return thread
+    permissions.check_view_thread(user, thread)
+    return thread
+
+
+def page_of_number(number: int) -> int:
+    return max(1, math.ceil(number / FORUM["POSTS_PER_PAGE"]))
+
+
+def thread_page(user: Any, thread: Thread, page: int) -> Page:
+    per = FORUM["POSTS_PER_PAGE"]
+    count = page_of_number(max(thread.post_count, 1))
+    page = min(page, count)
+    first, last = (page - 1) * per + 1, page * per
+    posts = list(
+        Post.objects.filter(thread=thread, number__gte=first, number__lte=last)
+        .select_related("author")
+        .order_by("number")
+    )
+    for post in posts:
+        post.thread = thread  # no query per post for post.thread
+    stale = [p for p in posts if p.render_version != RENDER_VERSION or not p.html]
+    if stale:
+        from .actions import ensure_rendered  # lazy re-render after a renderer upgrade
+
+        for post in stale:
+            ensure_rendered(post)
+    attach_reactions(user, posts)
+    return Page(number=page, count=count, items=posts)
+
+
+def attach_reactions(user: Any, posts: list[Post]) -> None:
+    """post.reactors = {kind: [names]} and post.my_reactions = {kinds}: one query for the page."""
+    by_post: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    mine: dict[int, set[str]] = defaultdict(set)
+    ids = [p.pk for p in posts if p.reaction_counts]
+    if ids:
+        rows = (
+            Reaction.objects.filter(post_id__in=ids)
+            .order_by("created_at")
+            .values_list("post_id", "kind", "user_id", "user__username", "user__display_name")
+        )
+        for post_id, kind, user_id, username, display_name in rows:
+            by_post[post_id][kind].append(display_name or username)
+            if user.is_authenticated and user_id == user.id:
+                mine[post_id].add(kind)
+    for post in posts:
+        post.reactors = {k: v for k, v in by_post.get(post.pk, {}).items()}
+        post.my_reactions = mine.get(post.pk, set())
+
+
+def reactor_names(post: Post, kind: str) -> list[str]:
+    """Who reacted to this post with this kind, oldest first (for the button's tooltip)."""
+    rows = (
+        Reaction.objects.filter(post=post, kind=kind)
+        .order_by("created_at")
+        .values_list("user__username", "user__display_name")
+    )
+    return [display_name or username for username, display_name in rows]
+
+
+def read_number(user: Any, thread: Thread) -> int | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        ReadState.objects.filter(user=user, thread=thread)
+        .values_list("last_read_number", flat=True)
+        .first()
+    )
+
+
+def get_post(user: Any, post_id: int) -> Post:
+    from django.http import Http404
+
+    post = Post.objects.select_related("thread__board", "author").filter(pk=post_id).first()
+    if post is None:
+        raise Http404("No such post.")
+    permissions.check_view_post(user, post)
+    return post
+
+
+def recent_posts_by(user: Any, member: Any, limit: int = 10) -> list[Post]:
+    board_ids = permissions.visible_board_ids(user)
+    return list(
+        Post.objects.filter(
+            author=member,
+            thread__board_id__in=board_ids,
+            is_hidden=False,
+            is_deleted=False,
+            thread__is_hidden=False,
+            thread__is_deleted=False,
+        )
+        .select_related("thread")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def new_since(user: Any, since: Any, limit: int = 30) -> list[Thread]:
+    board_ids = permissions.visible_board_ids(user)
+    threads = list(
+        Thread.objects.filter(
+            Q(last_post_at__gt=since),
+            board_id__in=board_ids,
+            is_hidden=False,
+            is_deleted=False,
+            merged_into__isnull=True,
+        )
+        .select_related("board", "author", "last_poster")
+        .order_by("-last_post_at")[:limit]
+    )
+    annotate_unread(user, None, threads)
+    return threads

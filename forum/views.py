@@ -1,0 +1,427 @@
+"""Thin views: parse input, call one action or query, render."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from . import actions, permissions, queries
+from .forms import EditPostForm, ReplyForm, ThreadForm
+from .limits import RateLimited
+from .models import REACTION_EMOJI, Board, ReactionKind, Thread, ThreadWatch, WatchLevel
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or (
+        request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    )
+
+
+def _refusal_response(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return render(request, "403.html", {"message": message}, status=status)
+
+
+def _visible_board(user: Any, slug: str) -> Board:
+    board = Board.objects.filter(slug=slug).first()
+    if board is None or not permissions.can_view_board(user, board):
+        raise Http404("No such board.")
+    return board
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "forum/index.html", {"boards": queries.board_index(request.user)})
+
+
+@require_GET
+def board(request: HttpRequest, slug: str) -> HttpResponse:
+    board = _visible_board(request.user, slug)
+    page = queries.board_page(request.user, board, queries.parse_page(request.GET.get("page")))
+    return render(
+        request,
+        "forum/board.html",
+        {
+            "board": board,
+            "page": page,
+            "can_start_thread": permissions.can_start_thread(request.user, board),
+            "can_moderate": permissions.can_moderate_board(request.user, board),
+        },
+    )
+
+
+@require_GET
+def thread(request: HttpRequest, thread_id: int, slug: str = "") -> HttpResponse:
+    user = request.user
+    thread = queries.get_thread(user, thread_id, follow_merged=True)
+    if thread.merged_into_id:
+        return redirect(reverse("forum:thread_short", args=[thread.merged_into_id]))
+    if slug != thread.slug:
+        return redirect(thread.get_absolute_url() + _query(request))
+    read = queries.read_number(user, thread)
+    if "page" not in request.GET and read is not None and read < thread.post_count:
+        # Jump to the first unread post (on page 1 too: the anchor scrolls there).
+        target = queries.page_of_number(read + 1)
+        return redirect(f"{thread.get_absolute_url()}?page={target}#n{read + 1}")
+    page = queries.thread_page(user, thread, queries.parse_page(request.GET.get("page")))
+    if page.items and user.is_authenticated:
+        actions.mark_read(user, thread, page.items[-1].number, known=read)
+    form = ReplyForm(initial={"client_token": secrets.token_urlsafe(16)})
+    return render(request, "forum/thread.html", _thread_context(request, thread, page, form, read))
+
+
+def _query(request: HttpRequest) -> str:
+    return ("?" + request.GET.urlencode()) if request.GET else ""
+
+
+def _thread_context(
+    request: HttpRequest, thread: Thread, page: queries.Page, form: Any, read: int | None
+) -> dict:
+    user = request.user
+    watch = None
+    if user.is_authenticated:
+        watch = (
+            ThreadWatch.objects.filter(user=user, thread=thread)
+            .values_list("level", flat=True)
+            .first()
+        )
+    can_moderate = permissions.can_moderate_thread(user, thread)
+    for post in page.items:
+        post.body_visible = can_moderate or permissions.can_see_post_body(user, post)
+    return {
+        "thread": thread,
+        "board": thread.board,
+        "page": page,
+        "form": form,
+        "first_unread": (read + 1) if read is not None else None,
+        "reply_refusal": (
+            permissions.reply_refusal(user, thread) if user.is_authenticated else None
+        ),
+        "can_reply": permissions.can_reply(user, thread),
+        "can_moderate": can_moderate,
+        "watch_level": watch or "",
+        "watch_levels": WatchLevel.choices,
+        "reaction_kinds": [(k, label, REACTION_EMOJI[k]) for k, label in ReactionKind.choices],
+    }
+
+
+@require_GET
+def post_permalink(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = queries.get_post(request.user, post_id)
+    page = queries.page_of_number(post.number)
+    suffix = f"?page={page}" if page > 1 else ""
+    return redirect(f"{post.thread.get_absolute_url()}{suffix}#post-{post.pk}")
+
+
+@require_GET
+def thread_short(request: HttpRequest, thread_id: int) -> HttpResponse:
+    thread = queries.get_thread(request.user, thread_id, follow_merged=True)
+    if thread.merged_into_id:
+        return redirect(reverse("forum:thread_short", args=[thread.merged_into_id]))
+    return redirect(thread.get_absolute_url())
+
+
+@require_GET
+def post_history(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = queries.get_post(request.user, post_id)
+    if not permissions.can_view_history(request.user, post):
+        raise Http404("No such post.")
+    revisions = list(post.revisions.select_related("editor"))
+    return render(
+        request, "forum/history.html", {"post": post, "revisions": _diffs(post, revisions)}
+    )
+
+
+def _diffs(post: Any, revisions: list) -> list[dict]:
+    """Each revision with the unified diff to the text that followed it."""
+    import difflib
+
+    out = []
+    texts = [r.body for r in revisions] + [post.body]
+    for i, rev in enumerate(revisions):
+        diff = difflib.unified_diff(
+            texts[i].splitlines(), texts[i + 1].splitlines(), lineterm="", n=2,
+            fromfile=f"version {rev.number}", tofile=f"version {rev.number + 1}",
+        )
+        out.append({"revision": rev, "diff": list(diff)[2:]})
+    return out
+
+
+@require_GET
+def new_since_last_visit(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not user.is_authenticated:
+        return redirect(f"{reverse('accounts:login')}?next={request.path}")
+    since = user.previous_visit_at or user.date_joined
+    threads = queries.new_since(user, since)
+    return render(request, "forum/new.html", {"threads": threads, "since": since})
+
+
+# ---------------------------------------------------------------- writing
+
+
+@login_required
+def new_thread(request: HttpRequest, slug: str) -> HttpResponse:
+    board = _visible_board(request.user, slug)
+    status = 200
+    if request.method == "POST":
+        # Permission is checked by the action, so a refusal keeps what the member typed.
+        form = ThreadForm(request.POST)
+        if form.is_valid():
+            try:
+                thread = actions.create_thread(
+                    request.user, board, title=form.cleaned_data["title"],
+                    body=form.cleaned_data["body"],
+                    client_token=form.cleaned_data.get("client_token", ""),
+                )
+                return redirect(thread.get_absolute_url())
+            except ValidationError as exc:
+                form.add_error(_error_field(exc), exc)
+            except (permissions.Refused, RateLimited) as refused:
+                form.add_error(None, refused.message)
+                status = _refusal_status(refused)
+        status = status if status != 200 else 400
+    else:
+        try:
+            permissions.check_start_thread(request.user, board)
+        except permissions.Refused as refused:
+            return _refusal_response(request, refused.message)
+        form = ThreadForm(initial={"client_token": secrets.token_urlsafe(16)})
+    return render(request, "forum/new_thread.html", {"board": board, "form": form}, status=status)
+
+
+def _error_field(exc: ValidationError) -> str | None:
+    return {"title": "title", "body": "body"}.get(getattr(exc, "code", None) or "")
+
+
+def _refusal_status(refused: Exception) -> int:
+    return 429 if isinstance(refused, RateLimited) else 403
+
+
+def _thread_or_post_only(view: Any) -> Any:
+    """/t/<id>/reply/ and /t/<id>/watch/ take POSTs; a GET there is the thread page of a thread
+    whose slug is that word (a thread titled "Reply")."""
+    from functools import wraps
+
+    word = view.__name__.removesuffix("_thread")
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, thread_id: int) -> HttpResponse:
+        if request.method in ("GET", "HEAD"):
+            return thread(request, thread_id, slug=word)
+        return view(request, thread_id)
+
+    return wrapper
+
+
+@_thread_or_post_only
+@require_POST
+@login_required
+def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
+    thread = queries.get_thread(request.user, thread_id)
+    form = ReplyForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            result = actions.reply_to_thread(
+                request.user, thread, body=form.cleaned_data["body"],
+                client_token=form.cleaned_data.get("client_token", ""),
+            )
+            url = result.post.get_absolute_url()
+            if _wants_json(request):
+                return JsonResponse({"post_id": result.post.pk, "url": url})
+            return redirect(url)
+        except ValidationError as exc:
+            form.add_error("body", exc)
+        except (permissions.Refused, RateLimited) as refused:
+            form.add_error(None, refused.message)
+            status = _refusal_status(refused)
+    if _wants_json(request):
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=status)
+    thread.refresh_from_db()
+    page = queries.thread_page(request.user, thread, queries.page_of_number(thread.post_count))
+    context = _thread_context(request, thread, page, form, None)
+    return render(request, "forum/thread.html", context, status=status)
+
+
+@login_required
+def edit_post(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = queries.get_post(request.user, post_id)
+    is_first = post.number == 1
+    status = 200
+    if request.method == "POST":
+        # The action checks permission; a refusal re-shows the form with the member's text.
+        form = EditPostForm(request.POST)
+        if form.is_valid():
+            try:
+                actions.edit_post(
+                    request.user, post, body=form.cleaned_data["body"],
+                    title=form.cleaned_data["title"] if is_first else None,
+                    reason=form.cleaned_data["reason"],
+                )
+                messages.success(request, "Your changes were saved.")
+                return redirect(post.get_absolute_url())
+            except ValidationError as exc:
+                form.add_error("title" if exc.code == "title" else "body", exc)
+            except (permissions.Refused, RateLimited) as refused:
+                form.add_error(None, refused.message)
+                status = _refusal_status(refused)
+        status = status if status != 200 else 400
+    else:
+        try:
+            permissions.check_edit_post(request.user, post)
+        except permissions.Refused as refused:
+            return _refusal_response(request, refused.message)
+        form = EditPostForm(initial={"body": post.body, "title": post.thread.title})
+    return render(
+        request, "forum/edit_post.html", {"post": post, "form": form, "is_first": is_first},
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+def delete_post(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = queries.get_post(request.user, post_id)
+    try:
+        actions.delete_own_post(request.user, post)
+    except permissions.Refused as refused:
+        return _refusal_response(request, refused.message)
+    messages.success(request, "The post was removed.")
+    return redirect(post.get_absolute_url())
+
+
+@require_POST
+@login_required
+def react(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = queries.get_post(request.user, post_id)
+    kind = request.POST.get("kind", "")
+    undo = request.POST.get("undo") == "1"
+    try:
+        counts = (actions.unreact if undo else actions.react)(request.user, post, kind)
+    except ValidationError as exc:
+        return _refusal_response(request, _error_text(exc), status=400)
+    except (permissions.Refused, RateLimited) as refused:
+        return _refusal_response(request, refused.message, status=_refusal_status(refused))
+    if _wants_json(request):
+        names = queries.reactor_names(post, kind)
+        return JsonResponse({"counts": counts, "mine": not undo, "kind": kind, "names": names})
+    return redirect(post.get_absolute_url())
+
+
+@require_GET
+@login_required
+def quote_source(request: HttpRequest, post_id: int) -> JsonResponse:
+    """The Markdown to insert when quoting a post (attributed, linking back to it)."""
+    post = queries.get_post(request.user, post_id)
+    if not post.is_visible:
+        return JsonResponse({"error": "This post cannot be quoted."}, status=403)
+    quoted = "\n".join("> " + line for line in post.body.splitlines())
+    markdown = f"> [@{post.author.username} wrote](/p/{post.pk}/):\n{quoted}\n\n"
+    return JsonResponse({"markdown": markdown, "author": post.author.username})
+
+
+@require_POST
+@login_required
+def mark_board_read(request: HttpRequest, slug: str) -> HttpResponse:
+    board = _visible_board(request.user, slug)
+    actions.mark_board_read(request.user, board)
+    messages.success(request, f"Every thread in {board.name} is marked read.")
+    return redirect(board.get_absolute_url())
+
+
+@_thread_or_post_only
+@require_POST
+@login_required
+def watch_thread(request: HttpRequest, thread_id: int) -> HttpResponse:
+    thread = queries.get_thread(request.user, thread_id)
+    try:
+        actions.set_thread_watch(request.user, thread, request.POST.get("level", ""))
+    except ValidationError as exc:
+        return _refusal_response(request, _error_text(exc), status=400)
+    messages.success(request, "Notification level saved for this thread.")
+    return redirect(thread.get_absolute_url())
+
+
+@require_POST
+@login_required
+def watch_board(request: HttpRequest, slug: str) -> HttpResponse:
+    board = _visible_board(request.user, slug)
+    try:
+        actions.set_board_watch(request.user, board, request.POST.get("level", ""))
+    except ValidationError as exc:
+        return _refusal_response(request, _error_text(exc), status=400)
+    messages.success(request, f"Notification level saved for {board.name}.")
+    return redirect(board.get_absolute_url())
+
+
+# ---------------------------------------------------------------- small endpoints
+
+
+@require_GET
+def member_autocomplete(request: HttpRequest) -> JsonResponse:
+    """@mention autocomplete: signed-in members only, active members only."""
+    from django.contrib.auth import get_user_model
+
+    if not request.user.is_authenticated:
+        return JsonResponse({"results": []}, status=403)
+    q = request.GET.get("q", "").strip().lstrip("@")[:40]
+    if not q:
+        return JsonResponse({"results": []})
+    from django.db.models import Q
+
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(username__istartswith=q) | Q(display_name__icontains=q))
+        .order_by("username")
+        .values("username", "display_name")[:8]
+    )
+    return JsonResponse(
+        {"results": [{"username": u["username"], "name": u["display_name"] or u["username"]}
+                     for u in users]}
+    )
+
+
+@require_GET
+def policy(request: HttpRequest) -> HttpResponse:
+    return render(request, "forum/policy.html")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and channel layer (a round trip through it); 200 only when both work."""
+    from realtime.health import channel_layer_roundtrip
+
+    state: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        state["database"] = "ok"
+    except Exception as exc:  # the point of a health check is to report, not raise
+        state["database"] = f"error: {type(exc).__name__}"
+    state["channel_layer"] = channel_layer_roundtrip()
+    ok = all(v == "ok" for v in state.values())
+    return JsonResponse({"status": "ok" if ok else "degraded", **state}, status=200 if ok else 503)
+
+
+def get_board_or_404(slug: str) -> Board:
+    return get_object_or_404(Board, slug=slug)

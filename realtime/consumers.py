@@ -1,0 +1,308 @@
+"""One socket per tab. The protocol is documented in docs/PROTOCOL.md.
+
+The consumer is thin: it parses a frame, rate-limits it, and hands it to one short handler per
+message type. Who may follow a stream is answered by realtime.access (forum.permissions);
+delivery comes from the per-process hub (realtime.hub), never from a channel-layer channel of
+its own: that is why `channel_layer_alias` names no layer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import access
+from .hub import MAX_CATCH_UP, dumps, get_hub
+from .streams import group_name, member_control_group
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 16 * 1024  # bytes of one client frame
+MAX_SUBSCRIPTIONS = 20
+RATE_PER_SECOND = 20.0
+RATE_BURST = 40.0
+MAX_STRIKES = 20  # refused frames (rate limit, bad input) before the socket is closed
+TYPING_INTERVAL = 2.0  # seconds between two typing broadcasts of one member in one thread
+MAX_SINCE_MS = 60_000
+
+# Close codes (docs/PROTOCOL.md).
+CLOSE_TOO_BIG = 1009
+CLOSE_SESSION_ENDED = 4001
+CLOSE_ABUSE = 4008
+
+
+class Subscription:
+    __slots__ = ("buffer", "may_type", "sent", "typed_at")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.buffer: list[tuple[int, str]] | None = []  # events held while replaying
+        self.may_type = False
+        self.typed_at = 0.0
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    # Deliveries come from the hub; a per-socket layer channel would cost a layer message per
+    # socket per event (and memory per idle socket). get_channel_layer(alias) -> None here.
+    channel_layer_alias = "__hub_only__"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        signed_in = bool(self.user and self.user.is_authenticated)
+        self.user_id: int | None = self.user.pk if signed_in else None
+        self.display_name = (self.user.name if self.user_id else "") or ""
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.subs: dict[str, Subscription] = {}
+        self.tokens = RATE_BURST
+        self.refilled = time.monotonic()
+        self.strikes = 0
+        self.closed = False
+        self.hub = get_hub()
+        await self.accept()
+        if self.user_id:
+            await self.hub.join(member_control_group(self.user_id), self)
+        await self.send_frame({"type": "hello", "user_id": self.user_id, "live": self.hub.live,
+                               "max_subscriptions": MAX_SUBSCRIPTIONS})
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        for stream in list(getattr(self, "subs", {})):
+            await self._leave(stream)
+        if getattr(self, "user_id", None):
+            await self.hub.leave(member_control_group(self.user_id), self)
+
+    async def close_with(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        await self.send_frame({"type": "closing", "code": code, "reason": reason})
+        self.closed = True
+        await self.close(code=code)
+
+    # ------------------------------------------------------------------ input
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closed:
+            return
+        try:
+            if not self._take_token():
+                await self.refuse("rate_limited", "Too many messages: slow down.")
+                return
+            if bytes_data is not None:
+                if len(bytes_data) > MAX_FRAME:
+                    await self.close_with(CLOSE_TOO_BIG, "frame_too_large")
+                    return
+                await self.refuse("bad_frame", "Binary frames are not supported.")
+                return
+            if len((text_data or "").encode()) > MAX_FRAME:
+                await self.close_with(CLOSE_TOO_BIG, "frame_too_large")
+                return
+            try:
+                message = json.loads(text_data or "")
+            except ValueError:
+                await self.refuse("bad_json", "The message is not valid JSON.")
+                return
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                await self.refuse("bad_message", "A message is an object with a \"type\".")
+                return
+            handler = self.handlers.get(message["type"])
+            if handler is None:
+                await self.refuse("unknown_type", "Unknown message type.")
+                return
+            await handler(self, message)
+        except Exception:
+            log.exception("live socket: could not handle a message")
+            await self.send_frame({"type": "error", "code": "server_error",
+                                   "message": "Something went wrong on our side."})
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.refilled) * RATE_PER_SECOND)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    async def refuse(self, code: str, message: str, stream: str | None = None) -> None:
+        """An error frame for a client mistake; too many of them close the socket."""
+        self.strikes += 1
+        if self.strikes > MAX_STRIKES:
+            await self.close_with(CLOSE_ABUSE, "too_many_bad_messages")
+            return
+        frame = {"type": "error", "code": code, "message": message}
+        if stream is not None:
+            frame["stream"] = stream
+        await self.send_frame(frame)
+
+    # ------------------------------------------------------------------ handlers
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        await self.send_frame({"type": "pong", "live": self.hub.live})
+
+    async def on_subscribe(self, message: dict[str, Any]) -> None:
+        raw = message.get("stream")
+        echo = raw[:64] if isinstance(raw, str) else None
+        stream = access.canonical_stream(raw)
+        last_id = message.get("last_id")
+        since_ms = message.get("since_ms", 0)
+        if last_id is not None and (
+            not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0
+        ):
+            await self.refuse("bad_message", "last_id must be a whole number.", echo)
+            return
+        if not isinstance(since_ms, int) or isinstance(since_ms, bool) or since_ms < 0:
+            await self.refuse("bad_message", "since_ms must be a whole number.", echo)
+            return
+        if stream is None:
+            await self.refuse("not_found", "No such stream.", echo)
+            return
+        if stream not in self.subs and len(self.subs) >= MAX_SUBSCRIPTIONS:
+            await self.refuse("too_many_subscriptions",
+                              f"At most {MAX_SUBSCRIPTIONS} streams per socket.", echo)
+            return
+        allowed = await database_sync_to_async(access.may_subscribe)(self.user, stream)
+        if not allowed:
+            # Exactly the answer for a stream that does not exist: no existence oracle.
+            await self.refuse("not_found", "No such stream.", echo)
+            return
+        if stream in self.subs:
+            await self._leave(stream)
+        sub = self.subs[stream] = Subscription()
+        sub.may_type = await database_sync_to_async(access.may_type)(self.user, stream)
+        await self.hub.join(group_name(stream), self)
+        if last_id is not None:
+            top = await database_sync_to_async(access.last_seq)(stream)
+            events = await database_sync_to_async(access.events_after)(
+                stream, last_id, MAX_CATCH_UP + 1
+            )
+            if last_id > top or len(events) > MAX_CATCH_UP:
+                await self.send_frame({"type": "reset", "stream": stream})
+                sub.sent = top
+                events = []
+        else:
+            events, top = await database_sync_to_async(access.events_since)(
+                stream, min(since_ms, MAX_SINCE_MS) / 1000, MAX_CATCH_UP
+            )
+            sub.sent = top
+            if events:
+                sub.sent = events[0]["id"] - 1
+        for event in events:
+            await self._send_event(sub, event["id"], self._event_text(event))
+        sub.sent = max(sub.sent, top if last_id is None else sub.sent)
+        await self.send_frame({"type": "subscribed", "stream": stream, "last_id": sub.sent,
+                               "typing": sub.may_type})
+        while sub.buffer:
+            held, sub.buffer = sub.buffer, []
+            for seq, text in held:
+                await self._send_event(sub, seq, text)
+        sub.buffer = None
+        if stream.startswith("thread:"):
+            self.hub.presence_changed(stream)
+            await self.hub.send_presence_to(stream, self)
+
+    async def on_unsubscribe(self, message: dict[str, Any]) -> None:
+        stream = access.canonical_stream(message.get("stream"))
+        if stream is None or stream not in self.subs:
+            raw = message.get("stream")
+            await self.refuse("not_subscribed", "You are not subscribed to that stream.",
+                              raw[:64] if isinstance(raw, str) else None)
+            return
+        await self._leave(stream)
+        await self.send_frame({"type": "unsubscribed", "stream": stream})
+
+    async def on_typing(self, message: dict[str, Any]) -> None:
+        stream = access.canonical_stream(message.get("stream"))
+        sub = self.subs.get(stream) if stream else None
+        if sub is None or not sub.may_type or not self.user_id:
+            await self.refuse("not_allowed", "You cannot reply here.",
+                              stream or None)
+            return
+        now = time.monotonic()
+        if now - sub.typed_at < TYPING_INTERVAL:
+            return  # throttled: the indicator is already showing for others
+        sub.typed_at = now
+        await self.hub.group_send(
+            group_name(stream),
+            {"type": "stream.typing", "stream": stream, "user_id": self.user_id,
+             "name": self.display_name},
+        )
+
+    handlers = {
+        "ping": on_ping,
+        "subscribe": on_subscribe,
+        "unsubscribe": on_unsubscribe,
+        "typing": on_typing,
+    }
+
+    # ------------------------------------------------------------------ output (from the hub)
+
+    def socket_user(self) -> Any:
+        return self.user
+
+    @staticmethod
+    def _event_text(event: dict[str, Any]) -> str:
+        return dumps({"type": "event", "stream": event["stream"], "id": event["id"],
+                      "event": event["type"], "data": event.get("data", {})})
+
+    async def _send_event(self, sub: Subscription, seq: int, text: str) -> None:
+        if seq <= sub.sent:
+            return
+        sub.sent = seq
+        await self.send(text_data=text)
+
+    async def deliver_event(self, stream: str, seq: int, text: str) -> None:
+        sub = self.subs.get(stream)
+        if sub is None or self.closed:
+            return
+        if sub.buffer is not None:
+            sub.buffer.append((seq, text))
+            return
+        await self._send_event(sub, seq, text)
+
+    async def deliver_frame(self, stream: str | None, text: str) -> None:
+        if self.closed or (stream is not None and stream not in self.subs):
+            return
+        await self.send(text_data=text)
+
+    async def stream_revoked(self, stream: str) -> None:
+        """The member may no longer see what this stream shows (moved, hidden, signed out)."""
+        if stream not in self.subs:
+            return
+        await self._leave(stream)
+        await self.send_frame({"type": "error", "code": "stream_closed", "stream": stream,
+                               "message": "You can no longer follow this."})
+
+    async def member_revoked(self, message: dict[str, Any]) -> None:
+        """Sign-out, password change, suspension, group change: who is this socket now?"""
+        if self.closed:
+            return
+        user = await database_sync_to_async(access.current_user)(self.session_key)
+        if access.member_is_cut_off(user) or user.pk != self.user_id:
+            await self.close_with(CLOSE_SESSION_ENDED, str(message.get("reason") or "revoked"))
+            return
+        self.user = user
+        for stream, sub in list(self.subs.items()):
+            if not await database_sync_to_async(access.may_subscribe)(user, stream):
+                await self.stream_revoked(stream)
+            else:
+                sub.may_type = await database_sync_to_async(access.may_type)(user, stream)
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        await self.send(text_data=dumps(frame))
+
+    async def _leave(self, stream: str) -> None:
+        if self.subs.pop(stream, None) is None:
+            return
+        await self.hub.leave(group_name(stream), self)
+        if stream.startswith("thread:"):
+            self.hub.presence_changed(stream)

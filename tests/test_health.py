@@ -1,0 +1,87 @@
+"""GET /healthz: the database and a round trip through the channel layer; 200 only if both work."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.db import OperationalError, connection
+
+from realtime import health
+from tests.conftest import client_for
+
+
+class BrokenLayer:
+    """A channel layer whose backend is gone (what a Redis outage looks like to us)."""
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        raise ConnectionError("Redis is not reachable")
+
+
+class SilentLayer:
+    """A layer that accepts messages but never delivers them."""
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return prefix + "x"
+
+    async def send(self, channel: str, message: dict) -> None:
+        return None
+
+    async def receive(self, channel: str) -> dict:
+        await asyncio.sleep(30)
+        return {}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_ok_when_database_and_layer_work():
+    response = client_for().get("/healthz")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_channel_layer_fails(monkeypatch):
+    monkeypatch.setattr(health, "get_channel_layer", lambda *a, **k: BrokenLayer())
+    response = client_for().get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["database"] == "ok"
+    assert body["channel_layer"] == "error: ConnectionError"
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_channel_layer_never_delivers(monkeypatch):
+    monkeypatch.setattr(health, "get_channel_layer", lambda *a, **k: SilentLayer())
+    response = client_for().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["channel_layer"] == "error: TimeoutError"
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_redis_is_unreachable(settings):
+    # A real channels-redis layer pointed at a port where nothing listens.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    response = client_for().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["channel_layer"].startswith("error: ")
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_database_fails(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    client = client_for()
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "error: OperationalError"
+    assert body["channel_layer"] == "ok"
