@@ -15,8 +15,9 @@ class SignupForm(UserCreationForm):
     display_name = forms.CharField(label="Full name", max_length=80)
     organisation = forms.CharField(label="Organisation", max_length=120, required=False)
     member_type = forms.ChoiceField(label="I am a", choices=MemberType.choices)
-    region = forms.ChoiceField(label="Region", choices=[("", "—")] + list(Region.choices),
-                               required=False)
+    region = forms.ChoiceField(
+        label="Region", choices=[("", "—")] + list(Region.choices), required=False
+    )
 
     class Meta(UserCreationForm.Meta):
         model = User
@@ -101,8 +102,7 @@ class ProfileForm(forms.ModelForm):
             return None
         if upload.size > AVATAR_MAX:
             raise forms.ValidationError(
-                f"That picture is too big ({upload.size / 1024 / 1024:.1f} MB); "
-                "the limit is 2 MB."
+                f"That picture is too big ({upload.size / 1024 / 1024:.1f} MB); the limit is 2 MB."
             )
         try:
             data, _mime, ext = reencode_image(upload.read(), square=256)

@@ -60,8 +60,11 @@ class Timeline:
         print("  second " + " ".join(f"{c:>14}" for c in cols))
         for sec in sorted(self.rows):
             marks = "; ".join(t for at, t in self.marks if int(at) == sec)
-            print(f"  {sec:6d} " + " ".join(f"{self.rows[sec].get(c, 0):>14}" for c in cols)
-                  + (f"   <- {marks}" if marks else ""))
+            print(
+                f"  {sec:6d} "
+                + " ".join(f"{self.rows[sec].get(c, 0):>14}" for c in cols)
+                + (f"   <- {marks}" if marks else "")
+            )
 
 
 # ---------------------------------------------------------------- load pieces
@@ -72,8 +75,7 @@ async def readers(base: str, urls: list[str], stop_at: float, tl: Timeline, n: i
     timeout = aiohttp.ClientTimeout(total=30)
 
     async def one(i: int) -> None:
-        async with aiohttp.ClientSession(timeout=timeout,
-                                         cookie_jar=aiohttp.DummyCookieJar()) as s:
+        async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as s:
             k = i
             while time.monotonic() < stop_at:
                 url = urls[k % len(urls)]
@@ -136,15 +138,20 @@ async def replies(base: str, run: lr.ReplyRun, stop_at: float, tl: Timeline) -> 
     """Like lr.run_replies, but feeding the timeline."""
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=len(run.members) + 10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
 
         async def loop(i: int, m: lr.BenchMember) -> None:
             seq = 0
             while time.monotonic() < stop_at:
                 seq += 1
-                o = lr.Outcome(m.id, run.thread_ids[(i + seq) % len(run.thread_ids)],
-                               f"{run.run_id}-{i}-{seq}", t_start=time.monotonic())
+                o = lr.Outcome(
+                    m.id,
+                    run.thread_ids[(i + seq) % len(run.thread_ids)],
+                    f"{run.run_id}-{i}-{seq}",
+                    t_start=time.monotonic(),
+                )
                 run.outcomes.append(o)
                 while True:
                     await lr.post_reply(session, base, run, m, o, seq)
@@ -167,13 +174,33 @@ async def replies(base: str, run: lr.ReplyRun, stop_at: float, tl: Timeline) -> 
 
 
 def redis_server(port: int) -> None:
-    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--daemonize", "yes",
-                    "--pidfile", f"/tmp/h8-redis-{port}.pid",
-                    "--logfile", f"/tmp/h8-redis-{port}.log"], check=True)
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            f"/tmp/h8-redis-{port}.pid",
+            "--logfile",
+            f"/tmp/h8-redis-{port}.log",
+        ],
+        check=True,
+    )
     for _ in range(50):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                          text=True).stdout.strip() == "PONG":
+        if (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
+            ).stdout.strip()
+            == "PONG"
+        ):
             return
         time.sleep(0.1)
     raise RuntimeError("private redis did not start")
@@ -196,8 +223,11 @@ def db_block(database_url: str) -> None:
     admin, name = db_admin(database_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s AND pid <> pg_backend_pid()", [name])
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
 
 
 def db_unblock(database_url: str) -> None:
@@ -227,15 +257,20 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
     run = lr.prepare(args.members, args.threads, seed=hash(name) % 1000)
     from forum.models import Thread
 
-    urls = [t.get_absolute_url() + "?page=1" for t in Thread.objects.filter(
-        pk__in=run.thread_ids)]
+    urls = [t.get_absolute_url() + "?page=1" for t in Thread.objects.filter(pk__in=run.thread_ids)]
     stream = f"thread:{run.thread_ids[0]}"
-    top_before = StreamEvent.objects.filter(stream=stream).order_by("-seq").values_list(
-        "seq", flat=True).first() or 0
+    top_before = (
+        StreamEvent.objects.filter(stream=stream)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+        or 0
+    )
     connections.close_all()
     servers = start_servers(env, workers=2, log_dir=f"/tmp/h8logs-{name}")
     tl = Timeline()
     try:
+
         async def main() -> tuple[Counter, dict[str, Any]]:
             stop_at = time.monotonic() + args.duration
 
@@ -278,8 +313,9 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
     connections.close_all()
     result = lr.verify(run)
     lr.print_report(run, result, args.duration)
-    db_seqs = set(StreamEvent.objects.filter(stream=stream, seq__gt=top_before)
-                  .values_list("seq", flat=True))
+    db_seqs = set(
+        StreamEvent.objects.filter(stream=stream, seq__gt=top_before).values_list("seq", flat=True)
+    )
     seen = ws["seen"]
     first = min(seen) if seen else None
     expected = {s for s in db_seqs if first is not None and s >= first}
@@ -287,21 +323,32 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
     dup = len(seen) - len(set(seen))
     after_fault = [s for s in seen]  # every event id, in arrival order
     print(f"reads: {dict(read_statuses)}")
-    print(f"websocket on {stream}: {len(seen)} events received, {len(db_seqs)} in the log "
-          f"since start, missed {len(missed)} (from first received), duplicates {dup}, "
-          f"reconnects {ws['reconnects']}")
+    print(
+        f"websocket on {stream}: {len(seen)} events received, {len(db_seqs)} in the log "
+        f"since start, missed {len(missed)} (from first received), duplicates {dup}, "
+        f"reconnects {ws['reconnects']}"
+    )
     errors = servers.errors_in_logs()
     print(f"server log error lines: {len(errors)}" + (f", first: {errors[0]}" if errors else ""))
-    return {"scenario": name, "verify": result, "reads": dict(read_statuses),
-            "ws_events": len(seen), "ws_missed": len(missed), "ws_duplicates": dup,
-            "ws_reconnects": ws["reconnects"], "log_errors": len(errors),
-            "last_event_ids": after_fault[-3:]}
+    return {
+        "scenario": name,
+        "verify": result,
+        "reads": dict(read_statuses),
+        "ws_events": len(seen),
+        "ws_missed": len(missed),
+        "ws_duplicates": dup,
+        "ws_reconnects": ws["reconnects"],
+        "log_errors": len(errors),
+        "last_event_ids": after_fault[-3:],
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Faults under load (issue 6.6)")
-    p.add_argument("--database-url", default=os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"))
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     p.add_argument("--scenarios", nargs="+", default=["redis", "daphne", "database"])
     p.add_argument("--members", type=int, default=20)
@@ -312,17 +359,21 @@ def main() -> None:
     args = p.parse_args()
     env = bench_env(args.database_url, args.redis_url, extra=lr.SERVER_EXTRA)
     lr.setup_django(env)
-    print(f"{os.cpu_count()} cores; {args.members} members replying, 3 readers, 1 websocket; "
-          f"{args.duration:.0f} s per scenario, fault at {args.fault_at:.0f} s for "
-          f"{args.outage:.0f} s")
+    print(
+        f"{os.cpu_count()} cores; {args.members} members replying, 3 readers, 1 websocket; "
+        f"{args.duration:.0f} s per scenario, fault at {args.fault_at:.0f} s for "
+        f"{args.outage:.0f} s"
+    )
     summary = [scenario(name, args) for name in args.scenarios]
     print("\n=== summary ===")
     bad = False
     for s in summary:
         v = s["verify"]
-        print(f"{s['scenario']:<9} accepted {v['accepted']:>5}  lost 0 of them: "
-              f"{'yes' if not v['problems'] else 'NO'}  5xx to writers {v['server_errors_5xx']}"
-              f"  reads {s['reads']}  ws missed {s['ws_missed']} dup {s['ws_duplicates']}")
+        print(
+            f"{s['scenario']:<9} accepted {v['accepted']:>5}  lost 0 of them: "
+            f"{'yes' if not v['problems'] else 'NO'}  5xx to writers {v['server_errors_5xx']}"
+            f"  reads {s['reads']}  ws missed {s['ws_missed']} dup {s['ws_duplicates']}"
+        )
         bad = bad or bool(v["problems"])
     sys.exit(1 if bad else 0)
 

@@ -87,8 +87,18 @@ class ReplyRun:
 
 
 def setup_django(env: dict[str, str]) -> None:
-    for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG",
-                "PRODUCTION", "SECRET_KEY", "ALLOWED_HOSTS", "LOG_LEVEL", *SERVER_EXTRA):
+    for key in (
+        "DJANGO_SETTINGS_MODULE",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DATA_DIR",
+        "DEBUG",
+        "PRODUCTION",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "LOG_LEVEL",
+        *SERVER_EXTRA,
+    ):
         if key in env:
             os.environ[key] = env[key]
     import django
@@ -106,19 +116,34 @@ def prepare(n_members: int, n_threads: int, seed: int = 7) -> ReplyRun:
     from forum.models import Board, PostingRule, Thread, Visibility
 
     rng = random.Random(seed)
-    users = list(get_user_model().objects.filter(
-        is_active=True, is_staff=False, membership_status="approved", groups__isnull=True,
-        suspended_until__isnull=True, silenced_until__isnull=True,
-    ).order_by("id")[: 4 * n_members])
+    users = list(
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            is_staff=False,
+            membership_status="approved",
+            groups__isnull=True,
+            suspended_until__isnull=True,
+            silenced_until__isnull=True,
+        )
+        .order_by("id")[: 4 * n_members]
+    )
     if len(users) < 2 * n_members:
         raise SystemExit("Not enough members: run bench/seed first.")
     rng.shuffle(users)
-    repliers, witnesses = users[:n_members], users[n_members: 2 * n_members]
+    repliers, witnesses = users[:n_members], users[n_members : 2 * n_members]
     boards = Board.objects.filter(visibility=Visibility.ANYONE, reply_rule=PostingRule.MEMBERS)
-    threads = list(Thread.objects.filter(
-        board__in=boards, is_locked=False, is_hidden=False, is_deleted=False,
-        merged_into__isnull=True, post_count__gte=5, post_count__lte=60,
-    ).order_by("id")[:n_threads])
+    threads = list(
+        Thread.objects.filter(
+            board__in=boards,
+            is_locked=False,
+            is_hidden=False,
+            is_deleted=False,
+            merged_into__isnull=True,
+            post_count__gte=5,
+            post_count__lte=60,
+        ).order_by("id")[:n_threads]
+    )
     for t in threads:
         for u in repliers[:3]:
             assert permissions.can_reply(u, t), f"{u} cannot reply to thread {t.pk}"
@@ -130,13 +155,16 @@ def prepare(n_members: int, n_threads: int, seed: int = 7) -> ReplyRun:
         csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
         headers = {
             "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; "
-                      f"{settings.CSRF_COOKIE_NAME}={csrf}",
+            f"{settings.CSRF_COOKIE_NAME}={csrf}",
             "X-CSRFToken": csrf,
             "X-Requested-With": "XMLHttpRequest",
         }
         members.append(BenchMember(u.pk, u.username, headers, w.pk, w.username))
-    run = ReplyRun(run_id=f"r{int(time.time())}{secrets.token_hex(2)}", members=members,
-                   thread_ids=[t.pk for t in threads])
+    run = ReplyRun(
+        run_id=f"r{int(time.time())}{secrets.token_hex(2)}",
+        members=members,
+        thread_ids=[t.pk for t in threads],
+    )
     run.before = snapshot(run)
     return run
 
@@ -146,32 +174,48 @@ def snapshot(run: ReplyRun) -> dict[str, Any]:
 
     from forum.models import Board, Thread
 
-    threads = {t.pk: (t.post_count, t.board_id)
-               for t in Thread.objects.filter(pk__in=run.thread_ids)}
+    threads = {
+        t.pk: (t.post_count, t.board_id) for t in Thread.objects.filter(pk__in=run.thread_ids)
+    }
     board_ids = {b for _, b in threads.values()}
     return {
         "threads": {k: v[0] for k, v in threads.items()},
         "thread_board": {k: v[1] for k, v in threads.items()},
         "boards": dict(Board.objects.filter(pk__in=board_ids).values_list("id", "post_count")),
-        "users": dict(get_user_model().objects.filter(pk__in=[m.id for m in run.members])
-                      .values_list("id", "post_count")),
+        "users": dict(
+            get_user_model()
+            .objects.filter(pk__in=[m.id for m in run.members])
+            .values_list("id", "post_count")
+        ),
     }
 
 
 def reply_body(run: ReplyRun, member: BenchMember, seq: int) -> str:
-    return (f"Load run {run.run_id}, reply {seq} from {member.username}. "
-            f"@{member.witness} our advisory committee met again and the internship hours "
-            f"tracker is finally shared with every site.\n\n- sign-in sheet\n- next steps")
+    return (
+        f"Load run {run.run_id}, reply {seq} from {member.username}. "
+        f"@{member.witness} our advisory committee met again and the internship hours "
+        f"tracker is finally shared with every site.\n\n- sign-in sheet\n- next steps"
+    )
 
 
-async def post_reply(session: aiohttp.ClientSession, base: str, run: ReplyRun,
-                     member: BenchMember, outcome: Outcome, seq: int) -> None:
+async def post_reply(
+    session: aiohttp.ClientSession,
+    base: str,
+    run: ReplyRun,
+    member: BenchMember,
+    outcome: Outcome,
+    seq: int,
+) -> None:
     """One attempt; fills outcome.status/post_id/error."""
     outcome.attempts += 1
     data = {"body": reply_body(run, member, seq), "client_token": outcome.token}
     try:
-        async with session.post(f"{base}/t/{outcome.thread_id}/reply/", data=data,
-                                headers=member.headers, allow_redirects=False) as resp:
+        async with session.post(
+            f"{base}/t/{outcome.thread_id}/reply/",
+            data=data,
+            headers=member.headers,
+            allow_redirects=False,
+        ) as resp:
             outcome.status = resp.status
             text = await resp.text()
             if resp.status == 200:
@@ -186,17 +230,28 @@ async def post_reply(session: aiohttp.ClientSession, base: str, run: ReplyRun,
         outcome.error = type(exc).__name__
 
 
-async def member_loop(session: aiohttp.ClientSession, base: str, run: ReplyRun,
-                      member: BenchMember, index: int, stop_at: float, retries: int,
-                      retry_pause: float) -> None:
+async def member_loop(
+    session: aiohttp.ClientSession,
+    base: str,
+    run: ReplyRun,
+    member: BenchMember,
+    index: int,
+    stop_at: float,
+    retries: int,
+    retry_pause: float,
+) -> None:
     """Reply as fast as the server answers; a failed attempt (no answer or 5xx) is retried
     with the same client_token, as the forum's client does, up to `retries` times."""
     rng = random.Random(index)
     seq = 0
     while time.monotonic() < stop_at:
         seq += 1
-        outcome = Outcome(member.id, rng.choice(run.thread_ids),
-                          f"{run.run_id}-{index}-{seq}", t_start=time.monotonic())
+        outcome = Outcome(
+            member.id,
+            rng.choice(run.thread_ids),
+            f"{run.run_id}-{index}-{seq}",
+            t_start=time.monotonic(),
+        )
         run.outcomes.append(outcome)
         await post_reply(session, base, run, member, outcome, seq)
         while (outcome.status is None or outcome.status >= 500) and outcome.attempts <= retries:
@@ -207,16 +262,21 @@ async def member_loop(session: aiohttp.ClientSession, base: str, run: ReplyRun,
             await asyncio.sleep(0.2)
 
 
-async def run_replies(base: str, run: ReplyRun, duration: float, *, retries: int = 0,
-                      retry_pause: float = 1.0) -> None:
+async def run_replies(
+    base: str, run: ReplyRun, duration: float, *, retries: int = 0, retry_pause: float = 1.0
+) -> None:
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=len(run.members) + 10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         stop_at = time.monotonic() + duration
-        await asyncio.gather(*(member_loop(session, base, run, m, i, stop_at, retries,
-                                           retry_pause)
-                               for i, m in enumerate(run.members)))
+        await asyncio.gather(
+            *(
+                member_loop(session, base, run, m, i, stop_at, retries, retry_pause)
+                for i, m in enumerate(run.members)
+            )
+        )
 
 
 def verify(run: ReplyRun) -> dict[str, Any]:
@@ -227,8 +287,11 @@ def verify(run: ReplyRun) -> dict[str, Any]:
     from forum.models import Board, Notification, NotificationKind, Post, Thread
 
     accepted = [o for o in run.outcomes if o.accepted]
-    stored = list(Post.objects.filter(client_token__startswith=run.run_id + "-")
-                  .values_list("id", "client_token", "author_id", "thread_id"))
+    stored = list(
+        Post.objects.filter(client_token__startswith=run.run_id + "-").values_list(
+            "id", "client_token", "author_id", "thread_id"
+        )
+    )
     by_token: dict[str, list[tuple]] = defaultdict(list)
     for row in stored:
         by_token[row[1]].append(row)
@@ -247,35 +310,48 @@ def verify(run: ReplyRun) -> dict[str, Any]:
 
     per_thread = Counter(r[3] for r in stored)
     per_user = Counter(r[2] for r in stored)
-    after_threads = dict(Thread.objects.filter(pk__in=run.thread_ids)
-                         .values_list("id", "post_count"))
+    after_threads = dict(
+        Thread.objects.filter(pk__in=run.thread_ids).values_list("id", "post_count")
+    )
     for tid, before in run.before["threads"].items():
         if after_threads[tid] - before != per_thread.get(tid, 0):
-            problems.append(f"thread {tid}: post_count moved {after_threads[tid] - before}, "
-                            f"{per_thread.get(tid, 0)} new posts")
+            problems.append(
+                f"thread {tid}: post_count moved {after_threads[tid] - before}, "
+                f"{per_thread.get(tid, 0)} new posts"
+            )
     per_board: Counter = Counter()
     for tid, n in per_thread.items():
         per_board[run.before["thread_board"][tid]] += n
-    after_boards = dict(Board.objects.filter(pk__in=run.before["boards"])
-                        .values_list("id", "post_count"))
+    after_boards = dict(
+        Board.objects.filter(pk__in=run.before["boards"]).values_list("id", "post_count")
+    )
     for bid, before in run.before["boards"].items():
         if after_boards[bid] - before < per_board.get(bid, 0):
-            problems.append(f"board {bid}: post_count moved {after_boards[bid] - before}, "
-                            f"at least {per_board.get(bid, 0)} expected")
-    after_users = dict(get_user_model().objects.filter(pk__in=run.before["users"])
-                       .values_list("id", "post_count"))
+            problems.append(
+                f"board {bid}: post_count moved {after_boards[bid] - before}, "
+                f"at least {per_board.get(bid, 0)} expected"
+            )
+    after_users = dict(
+        get_user_model().objects.filter(pk__in=run.before["users"]).values_list("id", "post_count")
+    )
     for uid, before in run.before["users"].items():
         if after_users[uid] - before != per_user.get(uid, 0):
-            problems.append(f"member {uid}: post_count moved {after_users[uid] - before}, "
-                            f"{per_user.get(uid, 0)} new posts")
+            problems.append(
+                f"member {uid}: post_count moved {after_users[uid] - before}, "
+                f"{per_user.get(uid, 0)} new posts"
+            )
     witness_of = {m.id: m.witness_id for m in run.members}
-    notes = Counter(Notification.objects.filter(
-        kind=NotificationKind.MENTION, post_id__in=[r[0] for r in stored]
-    ).values_list("post_id", "recipient_id"))
+    notes = Counter(
+        Notification.objects.filter(
+            kind=NotificationKind.MENTION, post_id__in=[r[0] for r in stored]
+        ).values_list("post_id", "recipient_id")
+    )
     missing_notes = [r for r in stored if notes.get((r[0], witness_of[r[2]]), 0) != 1]
     if missing_notes:
-        problems.append(f"{len(missing_notes)} replies without exactly one mention "
-                        f"notification for their witness (e.g. post {missing_notes[0][0]})")
+        problems.append(
+            f"{len(missing_notes)} replies without exactly one mention "
+            f"notification for their witness (e.g. post {missing_notes[0][0]})"
+        )
     if not accepted:
         problems.append("no reply was accepted at all")
     bad_counters = {k: v for k, v in check_counters(verbose=False).items() if v}
@@ -299,14 +375,20 @@ def verify(run: ReplyRun) -> dict[str, Any]:
 def print_report(run: ReplyRun, result: dict[str, Any], duration: float) -> None:
     lat = sorted(o.t_done - o.t_start for o in run.outcomes if o.accepted)
     p = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0)
-    print(f"attempted {result['attempted']}, accepted {result['accepted']} "
-          f"({result['accepted'] / duration:.1f} replies/s), stored {result['stored']}, "
-          f"stored but not acknowledged {result['unacknowledged_but_stored']}")
-    print(f"statuses {result['statuses']}; 5xx {result['server_errors_5xx']}; "
-          f"no answer {result['no_answer']}; retried {result['retried']}")
+    print(
+        f"attempted {result['attempted']}, accepted {result['accepted']} "
+        f"({result['accepted'] / duration:.1f} replies/s), stored {result['stored']}, "
+        f"stored but not acknowledged {result['unacknowledged_but_stored']}"
+    )
+    print(
+        f"statuses {result['statuses']}; 5xx {result['server_errors_5xx']}; "
+        f"no answer {result['no_answer']}; retried {result['retried']}"
+    )
     print(f"reply latency p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms")
-    print(f"mention notifications present for {result['notifications_checked']} of "
-          f"{result['stored']} replies")
+    print(
+        f"mention notifications present for {result['notifications_checked']} of "
+        f"{result['stored']} replies"
+    )
     refusals = Counter(o.error[:80] for o in run.outcomes if o.status and 400 <= o.status < 500)
     if refusals:
         print(f"refusals: {dict(refusals.most_common(3))}")
@@ -315,15 +397,20 @@ def print_report(run: ReplyRun, result: dict[str, Any], duration: float) -> None
         for line in result["problems"][:20]:
             print("  " + line)
     else:
-        print("OK: every accepted reply stored exactly once, counters exact, "
-              "notifications present, no 5xx" if not result["server_errors_5xx"] else
-              "stored data OK, but there were 5xx answers")
+        print(
+            "OK: every accepted reply stored exactly once, counters exact, "
+            "notifications present, no 5xx"
+            if not result["server_errors_5xx"]
+            else "stored data OK, but there were 5xx answers"
+        )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Reply load without loss (issue 6.5)")
-    p.add_argument("--database-url", default=os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"))
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     p.add_argument("--members", type=int, default=50)
     p.add_argument("--threads", type=int, default=5)
@@ -334,9 +421,11 @@ def main() -> None:
     env = bench_env(args.database_url, args.redis_url, extra=SERVER_EXTRA)
     setup_django(env)
     run = prepare(args.members, args.threads)
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {os.cpu_count()} cores; "
-          f"run {run.run_id}: {len(run.members)} members -> threads {run.thread_ids}, "
-          f"{args.duration:.0f} s, {args.workers} daphne process(es), PostgreSQL, Redis")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {os.cpu_count()} cores; "
+        f"run {run.run_id}: {len(run.members)} members -> threads {run.thread_ids}, "
+        f"{args.duration:.0f} s, {args.workers} daphne process(es), PostgreSQL, Redis"
+    )
     servers = start_servers(env, workers=args.workers)
     try:
         t0 = time.monotonic()

@@ -37,8 +37,14 @@ class LoadResult:
         return xs[k] * 1000
 
 
-async def _worker(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
-                  stop_at: float, result: LoadResult, record: bool) -> None:
+async def _worker(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    stop_at: float,
+    result: LoadResult,
+    record: bool,
+) -> None:
     while time.monotonic() < stop_at:
         t0 = time.perf_counter()
         try:
@@ -56,23 +62,32 @@ async def _worker(session: aiohttp.ClientSession, url: str, headers: dict[str, s
             await asyncio.sleep(0.05)
 
 
-async def run_load(url: str, *, concurrency: int = 20, duration: float = 10.0,
-                   warmup: float = 2.0, headers: dict[str, str] | None = None) -> LoadResult:
+async def run_load(
+    url: str,
+    *,
+    concurrency: int = 20,
+    duration: float = 10.0,
+    warmup: float = 2.0,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     """GET `url` from `concurrency` clients for `duration` seconds after `warmup` seconds."""
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         hdrs = headers or {}
         if warmup:
             warm = LoadResult(duration=warmup)
             stop = time.monotonic() + warmup
-            await asyncio.gather(*(_worker(session, url, hdrs, stop, warm, False)
-                                   for _ in range(concurrency)))
+            await asyncio.gather(
+                *(_worker(session, url, hdrs, stop, warm, False) for _ in range(concurrency))
+            )
         result = LoadResult(duration=duration)
         t0 = time.monotonic()
         stop = t0 + duration
-        await asyncio.gather(*(_worker(session, url, hdrs, stop, result, True)
-                               for _ in range(concurrency)))
+        await asyncio.gather(
+            *(_worker(session, url, hdrs, stop, result, True) for _ in range(concurrency))
+        )
         result.duration = time.monotonic() - t0
         return result

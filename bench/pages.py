@@ -51,9 +51,22 @@ class Row:
 
 
 def setup_django(env: dict[str, str]) -> None:
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL",
-                                           "DATA_DIR", "DEBUG", "PRODUCTION", "SECRET_KEY",
-                                           "ALLOWED_HOSTS", "LOG_LEVEL")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DJANGO_SETTINGS_MODULE",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "DATA_DIR",
+                "DEBUG",
+                "PRODUCTION",
+                "SECRET_KEY",
+                "ALLOWED_HOSTS",
+                "LOG_LEVEL",
+            )
+        }
+    )
     import django
 
     django.setup()
@@ -66,29 +79,51 @@ def pick_targets(search_q: str) -> tuple[list[tuple[str, str, bool]], Any]:
 
     from forum.models import Board, Thread, Visibility
 
-    board = (Board.objects.filter(visibility=Visibility.ANYONE)
-             .exclude(slug="announcements").order_by("-post_count").first())
+    board = (
+        Board.objects.filter(visibility=Visibility.ANYONE)
+        .exclude(slug="announcements")
+        .order_by("-post_count")
+        .first()
+    )
     if board is None:
         raise SystemExit("No boards: run bench/seed first.")
-    typical = (Thread.objects.filter(board__visibility=Visibility.ANYONE,
-                                     post_count__gte=20, post_count__lte=40)
-               .order_by("id").first())
+    typical = (
+        Thread.objects.filter(
+            board__visibility=Visibility.ANYONE, post_count__gte=20, post_count__lte=40
+        )
+        .order_by("id")
+        .first()
+    )
     big = Thread.objects.order_by("-post_count", "id").first()
     per = 20
     from django.conf import settings
 
     per = settings.FORUM["POSTS_PER_PAGE"]
     last_page = max(1, -(-big.post_count // per))
-    member = (get_user_model().objects.filter(is_staff=False, is_active=True)
-              .annotate(n=Count("notifications")).order_by("-n", "id").first())
+    member = (
+        get_user_model()
+        .objects.filter(is_staff=False, is_active=True)
+        .annotate(n=Count("notifications"))
+        .order_by("-n", "id")
+        .first()
+    )
     pages = [
         ("board index", "/", False),
-        (f"board page ({board.slug}, {board.thread_count} threads)", board.get_absolute_url(),
-         False),
-        (f"thread page 1 ({typical.post_count} posts)",
-         typical.get_absolute_url() + "?page=1", False),
-        (f"last page of {big.post_count}-post thread",
-         big.get_absolute_url() + f"?page={last_page}", False),
+        (
+            f"board page ({board.slug}, {board.thread_count} threads)",
+            board.get_absolute_url(),
+            False,
+        ),
+        (
+            f"thread page 1 ({typical.post_count} posts)",
+            typical.get_absolute_url() + "?page=1",
+            False,
+        ),
+        (
+            f"last page of {big.post_count}-post thread",
+            big.get_absolute_url() + f"?page={last_page}",
+            False,
+        ),
         (f"search '{search_q}'", "/search/?q=" + search_q.replace(" ", "+"), False),
         ("inbox", "/notifications/", True),
     ]
@@ -124,30 +159,39 @@ def fmt(v: float | None, spec: str) -> str:
 
 
 def print_table(rows: list[Row], workers: int, plain_rps: float) -> None:
-    print(f"\n== {workers} daphne process(es); plain 5 KB view (anonymous) = "
-          f"{plain_rps:.0f} req/s ==")
-    print(f"{'page':<44} {'who':<9} {'queries':>7} {'status':>6} {'KB':>6} {'req/s':>7} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'of plain':>8}")
+    print(
+        f"\n== {workers} daphne process(es); plain 5 KB view (anonymous) = {plain_rps:.0f} req/s =="
+    )
+    print(
+        f"{'page':<44} {'who':<9} {'queries':>7} {'status':>6} {'KB':>6} {'req/s':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'of plain':>8}"
+    )
     for r in rows:
         flag = ""
         if r.queries is not None and r.queries > MAX_QUERIES:
             flag += " >12 queries"
-        if r.page.startswith("thread page") and r.fraction is not None and (
-            r.fraction < TARGET_FRACTION
+        if (
+            r.page.startswith("thread page")
+            and r.fraction is not None
+            and (r.fraction < TARGET_FRACTION)
         ):
             flag += " <40%"
         if r.non_2xx or r.conn_errors:
             flag += f" non-2xx={r.non_2xx} errors={r.conn_errors}"
-        print(f"{r.page[:44]:<44} {r.who:<9} {fmt(r.queries, 'd'):>7} {fmt(r.status, 'd'):>6} "
-              f"{fmt((r.size or 0) / 1024, '.1f'):>6} {fmt(r.rps, '.0f'):>7} "
-              f"{fmt(r.p50, '.1f'):>7} {fmt(r.p99, '.1f'):>7} "
-              f"{fmt(r.fraction * 100 if r.fraction is not None else None, '.0f'):>7}%{flag}")
+        print(
+            f"{r.page[:44]:<44} {r.who:<9} {fmt(r.queries, 'd'):>7} {fmt(r.status, 'd'):>6} "
+            f"{fmt((r.size or 0) / 1024, '.1f'):>6} {fmt(r.rps, '.0f'):>7} "
+            f"{fmt(r.p50, '.1f'):>7} {fmt(r.p99, '.1f'):>7} "
+            f"{fmt(r.fraction * 100 if r.fraction is not None else None, '.0f'):>7}%{flag}"
+        )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Page benchmark (issue 6.2)")
-    p.add_argument("--database-url", default=os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"))
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--concurrency", type=int, default=20)
@@ -166,10 +210,14 @@ def main() -> None:
         keep = [s.strip() for s in args.only.split(",")]
         pages = [pg for pg in pages if any(k in pg[0] for k in keep)]
     cookie = member_cookie(member)
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {platform.node()}; "
-          f"{os.cpu_count()} cores; Python {platform.python_version()}")
-    print(f"member: {member.username} (id {member.pk}); concurrency {args.concurrency}, "
-          f"{args.duration:.0f} s per page after {args.warmup:.0f} s warm-up")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {platform.node()}; "
+        f"{os.cpu_count()} cores; Python {platform.python_version()}"
+    )
+    print(
+        f"member: {member.username} (id {member.pk}); concurrency {args.concurrency}, "
+        f"{args.duration:.0f} s per page after {args.warmup:.0f} s warm-up"
+    )
 
     plain = ("plain 5 KB view", "/bench/plain/", False)
     base_rows: list[Row] = []
@@ -183,8 +231,11 @@ def main() -> None:
         print_table(base_rows, 0, 0.0)
         return
 
-    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                              "cpus": os.cpu_count(), "runs": {}}
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "runs": {},
+    }
     for workers in args.workers:
         servers = start_servers(env, workers=workers)
         try:
@@ -192,9 +243,15 @@ def main() -> None:
             plain_rps = 0.0
             for r in rows:
                 headers = {"Cookie": cookie} if r.who == "member" else {}
-                res = asyncio.run(run_load(servers.base + r.url, concurrency=args.concurrency,
-                                           duration=args.duration, warmup=args.warmup,
-                                           headers=headers))
+                res = asyncio.run(
+                    run_load(
+                        servers.base + r.url,
+                        concurrency=args.concurrency,
+                        duration=args.duration,
+                        warmup=args.warmup,
+                        headers=headers,
+                    )
+                )
                 r.rps, r.p50, r.p99 = res.rps, res.pct(50), res.pct(99)
                 r.non_2xx = sum(n for s, n in res.statuses.items() if not 200 <= s < 300)
                 r.conn_errors = sum(res.errors.values())

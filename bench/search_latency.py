@@ -35,37 +35,85 @@ TARGET_P95_MS = 50.0
 
 QUERIES = [
     # common CTE vocabulary (thousands of matches: the rank cap matters here)
-    "work-based learning", "advisory committee", "CTEIG", "perkins", "industry certification",
-    "dual enrollment", "welding pathway", "health science", "CALPADS", "A-G approval",
-    "capstone", "externships", "cybersecurity", "pre-apprenticeship", "K12 SWP",
-    "strong workforce", "culinary", "ag mechanics", "greenhouse", "credential",
-    "designated subjects", "rubric", "articulation agreement", "clinical rotation",
-    "labour market data", "completion rates", "equity gaps", "SkillsUSA", "regional consortium",
-    "CLNA", "supplant", "medical assisting", "early childhood", "safety training",
+    "work-based learning",
+    "advisory committee",
+    "CTEIG",
+    "perkins",
+    "industry certification",
+    "dual enrollment",
+    "welding pathway",
+    "health science",
+    "CALPADS",
+    "A-G approval",
+    "capstone",
+    "externships",
+    "cybersecurity",
+    "pre-apprenticeship",
+    "K12 SWP",
+    "strong workforce",
+    "culinary",
+    "ag mechanics",
+    "greenhouse",
+    "credential",
+    "designated subjects",
+    "rubric",
+    "articulation agreement",
+    "clinical rotation",
+    "labour market data",
+    "completion rates",
+    "equity gaps",
+    "SkillsUSA",
+    "regional consortium",
+    "CLNA",
+    "supplant",
+    "medical assisting",
+    "early childhood",
+    "safety training",
     # two terms
-    "perkins audit", "welding certification", "advisory attendance", "internship hours",
-    "mentor teacher", "paid internships", "survey graduates",
+    "perkins audit",
+    "welding certification",
+    "advisory attendance",
+    "internship hours",
+    "mentor teacher",
+    "paid internships",
+    "survey graduates",
     # websearch syntax
-    '"work-based learning" hours', "perkins -cteig", "ffa or hosa", '"advisory committee" budget',
+    '"work-based learning" hours',
+    "perkins -cteig",
+    "ffa or hosa",
+    '"advisory committee" budget',
     # rare and absent terms
-    "Humboldt", "Bakersfield", "kaiser permanente", "zymurgy", "quetzalcoatl pathway",
+    "Humboldt",
+    "Bakersfield",
+    "kaiser permanente",
+    "zymurgy",
+    "quetzalcoatl pathway",
 ]
 assert len(QUERIES) == 50  # noqa: S101 (the issue asks for 50)
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
-                   help="postgres://... or sqlite:////path/file.sqlite3 (default: $DATABASE_URL)")
-    p.add_argument("--posts", type=int, default=0,
-                   help="build a dataset of this many posts first (database must be empty)")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="postgres://... or sqlite:////path/file.sqlite3 (default: $DATABASE_URL)",
+    )
+    p.add_argument(
+        "--posts",
+        type=int,
+        default=0,
+        help="build a dataset of this many posts first (database must be empty)",
+    )
     p.add_argument("--repeat", type=int, default=5, help="timed runs per query (default 5)")
     p.add_argument("--page", action="store_true", help="also time the whole /search/ page")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     if not args.database_url:
-        p.error("--database-url (or DATABASE_URL) is required: this script never uses the "
-                "development database by accident")
+        p.error(
+            "--database-url (or DATABASE_URL) is required: this script never uses the "
+            "development database by accident"
+        )
     return args
 
 
@@ -98,16 +146,26 @@ def build_dataset(n_posts: int, seed: int) -> None:
     rare = ["Humboldt", "Bakersfield", "Kaiser Permanente", "Shasta", "mechatronics", "HVAC"]
     started = time.perf_counter()
     with transaction.atomic():
-        users = user_model.objects.bulk_create([
-            user_model(username=f"sb{i}", email=f"sb{i}@example.org", password="!",
-                       display_name=f"Search Bench {i}", membership_status="approved")
-            for i in range(100)
-        ])
+        users = user_model.objects.bulk_create(
+            [
+                user_model(
+                    username=f"sb{i}",
+                    email=f"sb{i}@example.org",
+                    password="!",
+                    display_name=f"Search Bench {i}",
+                    membership_status="approved",
+                )
+                for i in range(100)
+            ]
+        )
         group = Group.objects.create(name="search-bench-private")
         boards = []
         for i, (name, slug, description) in enumerate(vocab.BOARDS):
             board = Board.objects.create(
-                name=name, slug=slug, description=description, position=i,
+                name=name,
+                slug=slug,
+                description=description,
+                position=i,
                 visibility=Visibility.GROUPS if i == len(vocab.BOARDS) - 1 else Visibility.ANYONE,
             )
             boards.append(board)
@@ -119,8 +177,16 @@ def build_dataset(n_posts: int, seed: int) -> None:
             topic = rng.choice(vocab.TITLE_TOPICS)
             title = rng.choice(vocab.TITLE_FORMS).format(t=topic, T=topic[:1].upper() + topic[1:])
             when = end - timedelta(minutes=rng.randrange(730 * 24 * 60))
-            threads.append(Thread(board=rng.choice(boards), title=title[:200], slug=f"t{i}",
-                                  author=rng.choice(users), created_at=when, last_post_at=when))
+            threads.append(
+                Thread(
+                    board=rng.choice(boards),
+                    title=title[:200],
+                    slug=f"t{i}",
+                    author=rng.choice(users),
+                    created_at=when,
+                    last_post_at=when,
+                )
+            )
         Thread.objects.bulk_create(threads, batch_size=2000)
         posts, per_thread = [], {}
         for i in range(n_posts):
@@ -129,19 +195,26 @@ def build_dataset(n_posts: int, seed: int) -> None:
             sentences = rng.sample(vocab.SENTENCES, rng.randint(2, 6))
             if rng.random() < 0.02:
                 sentences.append(f"We visited {rng.choice(rare)} last month.")
-            paragraphs = [" ".join(sentences[k:k + 3]) for k in range(0, len(sentences), 3)]
-            posts.append(Post(
-                thread=thread, number=per_thread[thread.pk], author=rng.choice(users),
-                body="\n\n".join(paragraphs),
-                html="".join(f"<p>{escape(p)}</p>\n" for p in paragraphs),
-                created_at=thread.created_at + timedelta(minutes=per_thread[thread.pk]),
-            ))
+            paragraphs = [" ".join(sentences[k : k + 3]) for k in range(0, len(sentences), 3)]
+            posts.append(
+                Post(
+                    thread=thread,
+                    number=per_thread[thread.pk],
+                    author=rng.choice(users),
+                    body="\n\n".join(paragraphs),
+                    html="".join(f"<p>{escape(p)}</p>\n" for p in paragraphs),
+                    created_at=thread.created_at + timedelta(minutes=per_thread[thread.pk]),
+                )
+            )
             if len(posts) == 5000:
                 Post.objects.bulk_create(posts)
                 posts = []
         Post.objects.bulk_create(posts)
-    print(f"  dataset: {n_posts} posts in {n_threads} threads "
-          f"({time.perf_counter() - started:.1f} s)", flush=True)
+    print(
+        f"  dataset: {n_posts} posts in {n_threads} threads "
+        f"({time.perf_counter() - started:.1f} s)",
+        flush=True,
+    )
     started = time.perf_counter()
     indexed = search.rebuild_index()
     if search.is_postgres():
@@ -200,9 +273,11 @@ def measure_page(viewer: Any, repeat: int) -> list[float]:
 
 def report(label: str, samples: list[float]) -> float:
     p95 = percentile(samples, 95)
-    print(f"  {label:<28} n={len(samples):<4} p50 {percentile(samples, 50):7.1f} ms   "
-          f"p95 {p95:7.1f} ms   max {max(samples):7.1f} ms   "
-          f"{'OK' if p95 < TARGET_P95_MS else 'OVER'} (target p95 < {TARGET_P95_MS:.0f} ms)")
+    print(
+        f"  {label:<28} n={len(samples):<4} p50 {percentile(samples, 50):7.1f} ms   "
+        f"p95 {p95:7.1f} ms   max {max(samples):7.1f} ms   "
+        f"{'OK' if p95 < TARGET_P95_MS else 'OVER'} (target p95 < {TARGET_P95_MS:.0f} ms)"
+    )
     return p95
 
 
@@ -222,19 +297,20 @@ def main() -> None:
         if existing == 0:
             build_dataset(args.posts, args.seed)
         elif existing < args.posts:
-            raise SystemExit(f"the database holds {existing} posts: give --posts an empty "
-                             "database, or leave --posts out to measure what is there")
+            raise SystemExit(
+                f"the database holds {existing} posts: give --posts an empty "
+                "database, or leave --posts out to measure what is there"
+            )
     posts = Post.objects.count()
     if not posts:
         raise SystemExit("no posts: run bench/seed on this database, or pass --posts N")
-    member = (
-        get_user_model().objects.filter(is_active=True, is_staff=False)
-        .order_by("id").first()
-    )
+    member = get_user_model().objects.filter(is_active=True, is_staff=False).order_by("id").first()
     cores = os.cpu_count()
-    print(f"search latency on {connection.vendor}: {posts} posts; {len(QUERIES)} queries x "
-          f"{args.repeat} runs; {platform.machine()} {cores} cores; "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"search latency on {connection.vendor}: {posts} posts; {len(QUERIES)} queries x "
+        f"{args.repeat} runs; {platform.machine()} {cores} cores; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     worst = 0.0
     slowest: list[tuple] = []
     for label, viewer in (("anonymous", AnonymousUser()), ("member", member)):

@@ -69,9 +69,20 @@ class Servers:
     def spawn(self, index: int) -> subprocess.Popen:
         log = open(self.log_dir / f"daphne-{index}.log", "ab")  # noqa: SIM115 (child owns it)
         proc = subprocess.Popen(
-            [DAPHNE, "--fd", str(self.sock.fileno()), "-v", "0", "-t", "60",
-             "config.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                DAPHNE,
+                "--fd",
+                str(self.sock.fileno()),
+                "-v",
+                "0",
+                "-t",
+                "60",
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             pass_fds=(self.sock.fileno(),),
         )
         log.close()
@@ -106,13 +117,20 @@ class Servers:
         out = []
         for f in sorted(self.log_dir.glob("daphne-*.log")):
             text = f.read_text(errors="replace")
-            out += [line for line in text.splitlines()
-                    if line.startswith(("Internal Server Error", "Traceback"))]
+            out += [
+                line
+                for line in text.splitlines()
+                if line.startswith(("Internal Server Error", "Traceback"))
+            ]
         return out
 
 
 def start_servers(
-    env: dict[str, str], *, workers: int = 1, port: int = 0, log_dir: str = "/tmp/h8logs",
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    port: int = 0,
+    log_dir: str = "/tmp/h8logs",
     wait: float = 60.0,
 ) -> Servers:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

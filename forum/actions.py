@@ -127,18 +127,32 @@ def create_thread(
     _limits().check_new_content(user, body, kind="thread")
     now = timezone.now()
     thread = Thread.objects.create(
-        board=board, title=title, author=user, created_at=now, last_post_at=now, last_poster=user,
-        post_count=1, reply_count=0,
+        board=board,
+        title=title,
+        author=user,
+        created_at=now,
+        last_post_at=now,
+        last_poster=user,
+        post_count=1,
+        reply_count=0,
     )
     post = Post.objects.create(
-        thread=thread, number=1, author=user, body=body, html=render_post_body(body),
-        render_version=RENDER_VERSION, created_at=now, client_token=client_token,
+        thread=thread,
+        number=1,
+        author=user,
+        body=body,
+        html=render_post_body(body),
+        render_version=RENDER_VERSION,
+        created_at=now,
+        client_token=client_token,
     )
     Thread.objects.filter(pk=thread.pk).update(last_post=post)
     thread.last_post = post
     Board.objects.filter(pk=board.pk).update(
-        thread_count=F("thread_count") + 1, post_count=F("post_count") + 1,
-        last_post=post, last_post_at=now,
+        thread_count=F("thread_count") + 1,
+        post_count=F("post_count") + 1,
+        last_post=post,
+        last_post_at=now,
     )
     get_user_model().objects.filter(pk=user.pk).update(
         post_count=F("post_count") + 1, thread_count=F("thread_count") + 1
@@ -169,12 +183,21 @@ def reply_to_thread(user: Any, thread: Thread, *, body: str, client_token: str =
     now = timezone.now()
     number = thread.post_count + 1
     post = Post.objects.create(
-        thread=thread, number=number, author=user, body=body, html=render_post_body(body),
-        render_version=RENDER_VERSION, created_at=now, client_token=client_token,
+        thread=thread,
+        number=number,
+        author=user,
+        body=body,
+        html=render_post_body(body),
+        render_version=RENDER_VERSION,
+        created_at=now,
+        client_token=client_token,
     )
     Thread.objects.filter(pk=thread.pk).update(
-        post_count=F("post_count") + 1, reply_count=F("reply_count") + 1,
-        last_post=post, last_post_at=now, last_poster=user,
+        post_count=F("post_count") + 1,
+        reply_count=F("reply_count") + 1,
+        last_post=post,
+        last_post_at=now,
+        last_poster=user,
     )
     Board.objects.filter(pk=thread.board_id).update(
         post_count=F("post_count") + 1, last_post=post, last_post_at=now
@@ -211,9 +234,13 @@ def edit_post(
     now = timezone.now()
     last = post.revisions.order_by("-number").values_list("number", flat=True).first() or 0
     PostRevision.objects.create(
-        post=post, number=last + 1, body=post.body,
+        post=post,
+        number=last + 1,
+        body=post.body,
         title=thread.title if post.number == 1 else "",
-        editor=user, reason=reason[:500], created_at=now,
+        editor=user,
+        reason=reason[:500],
+        created_at=now,
     )
     post.body = body
     post.html = render_post_body(body)
@@ -231,8 +258,12 @@ def edit_post(
         from . import moderation
 
         moderation.log_action(
-            user, "edit_post", post=post, reason=reason,
-            before={"revision": last + 1}, after={"edit_count": post.edit_count},
+            user,
+            "edit_post",
+            post=post,
+            reason=reason,
+            before={"revision": last + 1},
+            after={"edit_count": post.edit_count},
         )
     live.post_changed(thread, post)
     return post

@@ -47,6 +47,4 @@ class ReplyForm(forms.Form):
 class EditPostForm(forms.Form):
     title = forms.CharField(label="Title", max_length=FORUM["TITLE_MAX"], required=False)
     body = body_field("Message")
-    reason = forms.CharField(
-        label="Reason for the edit (optional)", max_length=500, required=False
-    )
+    reason = forms.CharField(label="Reason for the edit (optional)", max_length=500, required=False)

@@ -134,8 +134,9 @@ def _member_state(member: Any) -> dict[str, Any]:
     }
 
 
-def _notify(target: Any, actor: Any, text: str, *, thread: Thread | None = None,
-            post: Post | None = None) -> None:
+def _notify(
+    target: Any, actor: Any, text: str, *, thread: Thread | None = None, post: Post | None = None
+) -> None:
     if target is None or target.pk == actor.pk:
         return
     notifications.notify_moderation(target, actor, text, thread=thread, post=post)
@@ -238,8 +239,13 @@ def _change_thread(
         if first is not None:
             search.index_post(first, thread=thread)  # the title is indexed with post #1
     log_action(
-        user, action, thread=thread, target_user=thread.author, reason=reason,
-        before=before, after=_thread_state(thread),
+        user,
+        action,
+        thread=thread,
+        target_user=thread.author,
+        reason=reason,
+        before=before,
+        after=_thread_state(thread),
     )
     live.thread_state_changed(thread)
     if notify_text:
@@ -249,58 +255,88 @@ def _change_thread(
 
 @transaction.atomic
 def pin_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
-    return _change_thread(user, thread, "pin_thread", {"is_pinned": True},
-                          reason=_clean_reason(reason))
+    return _change_thread(
+        user, thread, "pin_thread", {"is_pinned": True}, reason=_clean_reason(reason)
+    )
 
 
 @transaction.atomic
 def unpin_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
-    return _change_thread(user, thread, "unpin_thread", {"is_pinned": False},
-                          reason=_clean_reason(reason))
+    return _change_thread(
+        user, thread, "unpin_thread", {"is_pinned": False}, reason=_clean_reason(reason)
+    )
 
 
 @transaction.atomic
 def lock_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
-    return _change_thread(user, thread, "lock_thread", {"is_locked": True},
-                          reason=_clean_reason(reason), notify_text="locked your thread")
+    return _change_thread(
+        user,
+        thread,
+        "lock_thread",
+        {"is_locked": True},
+        reason=_clean_reason(reason),
+        notify_text="locked your thread",
+    )
 
 
 @transaction.atomic
 def unlock_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
-    return _change_thread(user, thread, "unlock_thread", {"is_locked": False},
-                          reason=_clean_reason(reason), notify_text="unlocked your thread")
+    return _change_thread(
+        user,
+        thread,
+        "unlock_thread",
+        {"is_locked": False},
+        reason=_clean_reason(reason),
+        notify_text="unlocked your thread",
+    )
 
 
 @transaction.atomic
 def hide_thread(user: Any, thread: Thread | int, *, reason: str) -> Thread:
     reason = _required_reason(reason, "hiding the thread")
     return _change_thread(
-        user, thread, "hide_thread", {"is_hidden": True, "hidden_reason": reason},
-        reason=reason, notify_text="hid your thread",
+        user,
+        thread,
+        "hide_thread",
+        {"is_hidden": True, "hidden_reason": reason},
+        reason=reason,
+        notify_text="hid your thread",
     )
 
 
 @transaction.atomic
 def restore_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
     return _change_thread(
-        user, thread, "restore_thread", {"is_hidden": False, "hidden_reason": ""},
-        reason=_clean_reason(reason), notify_text="restored your hidden thread",
+        user,
+        thread,
+        "restore_thread",
+        {"is_hidden": False, "hidden_reason": ""},
+        reason=_clean_reason(reason),
+        notify_text="restored your hidden thread",
     )
 
 
 @transaction.atomic
 def delete_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
     return _change_thread(
-        user, thread, "delete_thread", {"is_deleted": True, "deleted_at": timezone.now()},
-        reason=_clean_reason(reason), notify_text="deleted your thread",
+        user,
+        thread,
+        "delete_thread",
+        {"is_deleted": True, "deleted_at": timezone.now()},
+        reason=_clean_reason(reason),
+        notify_text="deleted your thread",
     )
 
 
 @transaction.atomic
 def restore_deleted_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
     return _change_thread(
-        user, thread, "restore_deleted_thread", {"is_deleted": False, "deleted_at": None},
-        reason=_clean_reason(reason), notify_text="restored your deleted thread",
+        user,
+        thread,
+        "restore_deleted_thread",
+        {"is_deleted": False, "deleted_at": None},
+        reason=_clean_reason(reason),
+        notify_text="restored your deleted thread",
     )
 
 
@@ -309,8 +345,14 @@ def rename_thread(user: Any, thread: Thread | int, *, title: str, reason: str = 
     from .actions import validate_title
 
     title = validate_title(title)
-    return _change_thread(user, thread, "rename_thread", {"title": title},
-                          reason=_clean_reason(reason), notify_text="renamed your thread")
+    return _change_thread(
+        user,
+        thread,
+        "rename_thread",
+        {"title": title},
+        reason=_clean_reason(reason),
+        notify_text="renamed your thread",
+    )
 
 
 @transaction.atomic
@@ -333,8 +375,15 @@ def move_thread(user: Any, thread: Thread | int, *, board: Board | int, reason: 
     thread.save(update_fields=["board"])
     recount_boards(old_board_id, target.pk)
     reason = _clean_reason(reason)
-    log_action(user, "move_thread", thread=thread, target_user=thread.author, reason=reason,
-               before=before, after=_thread_state(thread))
+    log_action(
+        user,
+        "move_thread",
+        thread=thread,
+        target_user=thread.author,
+        reason=reason,
+        before=before,
+        after=_thread_state(thread),
+    )
     live.thread_state_changed(thread, old_board_id=old_board_id)
     _notify(thread.author, user, f"moved your thread to {target.name}", thread=thread)
     return thread
@@ -351,7 +400,9 @@ def purge_thread(user: Any, thread: Thread | int, *, confirm_title: str, reason:
             "To delete this thread permanently, type its title exactly.", code="confirm"
         )
     before = _thread_state(thread) | {
-        "thread_id": thread.pk, "post_count": thread.post_count, "author_id": thread.author_id,
+        "thread_id": thread.pk,
+        "post_count": thread.post_count,
+        "author_id": thread.author_id,
     }
     per_author = dict(
         Post.objects.filter(thread=thread).values_list("author_id").annotate(n=Count("id"))
@@ -364,8 +415,14 @@ def purge_thread(user: Any, thread: Thread | int, *, confirm_title: str, reason:
     )
     # Threads merged into this one would lose their redirect: keep them out of every list.
     Thread.objects.filter(merged_into=thread).update(is_deleted=True, deleted_at=timezone.now())
-    log_action(user, "purge_thread", target_user=thread.author, reason=_clean_reason(reason),
-               before=before, after={"purged": True})
+    log_action(
+        user,
+        "purge_thread",
+        target_user=thread.author,
+        reason=_clean_reason(reason),
+        before=before,
+        after={"purged": True},
+    )
     thread.is_deleted = True
     live.thread_state_changed(thread)
     for post in Post.objects.filter(thread=thread):
@@ -415,8 +472,12 @@ def split_thread(
     first = posts[0]
     before = _thread_state(thread) | {"post_count": thread.post_count, "post_ids": ids}
     new = Thread.objects.create(
-        board=target, title=title, author=first.author, created_at=first.created_at,
-        last_post_at=first.created_at, last_poster=first.author,
+        board=target,
+        title=title,
+        author=first.author,
+        created_at=first.created_at,
+        last_post_at=first.created_at,
+        last_poster=first.author,
     )
     Post.objects.filter(pk__in=ids).update(thread=new)  # numbers stay distinct within `new`
     _densify(new.pk)
@@ -436,10 +497,18 @@ def split_thread(
     for post in Post.objects.filter(thread=new):
         search.index_post(post, thread=new)
     log_action(
-        user, "split_thread", thread=thread, target_user=thread.author,
-        reason=_clean_reason(reason), before=before,
-        after={"post_count": thread.post_count, "new_thread_id": new.pk, "new_title": new.title,
-               "new_board_id": target.pk},
+        user,
+        "split_thread",
+        thread=thread,
+        target_user=thread.author,
+        reason=_clean_reason(reason),
+        before=before,
+        after={
+            "post_count": thread.post_count,
+            "new_thread_id": new.pk,
+            "new_title": new.title,
+            "new_board_id": target.pk,
+        },
     )
     live.thread_state_changed(thread)
     live.thread_created(new, first)
@@ -449,8 +518,9 @@ def split_thread(
 
 
 @transaction.atomic
-def merge_threads(user: Any, source: Thread | int, target: Thread | int, *,
-                  reason: str = "") -> Thread:
+def merge_threads(
+    user: Any, source: Thread | int, target: Thread | int, *, reason: str = ""
+) -> Thread:
     """Append every post of `source` to `target`, keeping authors and order; the source thread
     then redirects to the target."""
     source_id = source if isinstance(source, int) else source.pk
@@ -464,12 +534,17 @@ def merge_threads(user: Any, source: Thread | int, target: Thread | int, *,
     if source.merged_into_id or target.merged_into_id:
         raise ValidationError("That thread was already merged into another.", code="target")
     before = _thread_state(source) | {
-        "post_count": source.post_count, "target_id": target.pk,
+        "post_count": source.post_count,
+        "target_id": target.pk,
         "target_post_count": target.post_count,
     }
-    top = Post.objects.filter(thread=target).order_by("-number").values_list(
-        "number", flat=True
-    ).first() or 0
+    top = (
+        Post.objects.filter(thread=target)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+        or 0
+    )
     moved_ids = list(Post.objects.filter(thread=source).values_list("id", flat=True))
     Post.objects.filter(thread=source).update(thread=target, number=F("number") + top)
     _densify(target.pk)
@@ -479,13 +554,18 @@ def merge_threads(user: Any, source: Thread | int, target: Thread | int, *,
     recount_thread(source)
     recount_boards(source.board_id, target.board_id)
     for watch in ThreadWatch.objects.filter(thread=source):
-        ThreadWatch.objects.get_or_create(user_id=watch.user_id, thread=target,
-                                          defaults={"level": watch.level})
+        ThreadWatch.objects.get_or_create(
+            user_id=watch.user_id, thread=target, defaults={"level": watch.level}
+        )
     for post in Post.objects.filter(pk__in=moved_ids):
         search.index_post(post, thread=target)
     log_action(
-        user, "merge_threads", thread=target, target_user=source.author,
-        reason=_clean_reason(reason), before=before,
+        user,
+        "merge_threads",
+        thread=target,
+        target_user=source.author,
+        reason=_clean_reason(reason),
+        before=before,
         after={"merged_into": target.pk, "target_post_count": target.post_count},
     )
     live.thread_state_changed(source)
@@ -497,8 +577,16 @@ def merge_threads(user: Any, source: Thread | int, target: Thread | int, *,
 # ---------------------------------------------------------------- post tools
 
 
-def _change_post(user: Any, post: Post | int, action: str, changes: dict[str, Any], *,
-                 reason: str = "", notify_text: str = "", check: bool = True) -> Post:
+def _change_post(
+    user: Any,
+    post: Post | int,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    reason: str = "",
+    notify_text: str = "",
+    check: bool = True,
+) -> Post:
     post = _locked_post(post)
     if check:
         permissions.check_moderate_post(user, post)
@@ -529,17 +617,24 @@ def hide_post(user: Any, post: Post | int, *, reason: str) -> Post:
     """Hidden: the author and moderators still see it, marked, with the reason."""
     reason = _required_reason(reason, "hiding the post")
     return _change_post(
-        user, post, "hide_post",
+        user,
+        post,
+        "hide_post",
         {"is_hidden": True, "hidden_reason": reason, "hidden_by_id": user.pk},
-        reason=reason, notify_text="hid your post",
+        reason=reason,
+        notify_text="hid your post",
     )
 
 
 @transaction.atomic
 def restore_post(user: Any, post: Post | int, *, reason: str = "") -> Post:
     return _change_post(
-        user, post, "restore_post", {"is_hidden": False, "hidden_reason": "", "hidden_by_id": None},
-        reason=_clean_reason(reason), notify_text="restored your hidden post",
+        user,
+        post,
+        "restore_post",
+        {"is_hidden": False, "hidden_reason": "", "hidden_by_id": None},
+        reason=_clean_reason(reason),
+        notify_text="restored your hidden post",
     )
 
 
@@ -554,24 +649,31 @@ def delete_post(user: Any, post: Post | int, *, reason: str = "") -> Post:
             code="first_post",
         )
     return _change_post(
-        user, locked, "delete_post",
+        user,
+        locked,
+        "delete_post",
         {"is_deleted": True, "deleted_by_id": user.pk, "deleted_at": timezone.now()},
-        reason=_clean_reason(reason), notify_text="deleted your post",
+        reason=_clean_reason(reason),
+        notify_text="deleted your post",
     )
 
 
 @transaction.atomic
 def restore_deleted_post(user: Any, post: Post | int, *, reason: str = "") -> Post:
     return _change_post(
-        user, post, "restore_deleted_post",
+        user,
+        post,
+        "restore_deleted_post",
         {"is_deleted": False, "deleted_by_id": None, "deleted_at": None},
-        reason=_clean_reason(reason), notify_text="restored your deleted post",
+        reason=_clean_reason(reason),
+        notify_text="restored your deleted post",
     )
 
 
 @transaction.atomic
-def moderator_edit_post(user: Any, post: Post | int, *, body: str, reason: str,
-                        title: str | None = None) -> Post:
+def moderator_edit_post(
+    user: Any, post: Post | int, *, body: str, reason: str, title: str | None = None
+) -> Post:
     """Edit someone's post; the reason is kept in the revision history and the log (by
     actions.edit_post, which logs whenever the editor is not the author)."""
     from . import actions
@@ -628,7 +730,8 @@ def _publish_report_count_after_commit() -> None:
         }
         with transaction.atomic():
             publish_on_commit(
-                moderators_stream(), "reports.count",
+                moderators_stream(),
+                "reports.count",
                 {"open": sum(by_board.values()), "by_board": by_board},
             )
 
@@ -665,20 +768,25 @@ def _auto_hide_if_reported(reporter: Any, post: Post) -> None:
     if post.is_hidden or post.is_deleted or threshold <= 0:
         return
     reporters = [
-        r.reporter for r in Report.objects.filter(post=post, resolved_at__isnull=True)
-        .select_related("reporter")
+        r.reporter
+        for r in Report.objects.filter(post=post, resolved_at__isnull=True).select_related(
+            "reporter"
+        )
     ]
     established = [r for r in reporters if is_established(r)]
     if len(established) < threshold:
         return
     reason = (
-        f"Hidden automatically after {len(established)} member reports, "
-        "until a moderator looks."
+        f"Hidden automatically after {len(established)} member reports, until a moderator looks."
     )
     _change_post(
-        reporter, post, "auto_hide_post",
+        reporter,
+        post,
+        "auto_hide_post",
         {"is_hidden": True, "hidden_reason": reason[:REASON_MAX], "hidden_by_id": None},
-        reason=reason, notify_text="", check=False,
+        reason=reason,
+        notify_text="",
+        check=False,
     )
 
 
@@ -705,7 +813,8 @@ def resolve_report(
     if resolution not in RESOLUTIONS:
         raise ValidationError("Choose how to resolve the reports.", code="resolution")
     reports = list(
-        Report.objects.select_for_update(of=("self",)).filter(post=post, resolved_at__isnull=True)
+        Report.objects.select_for_update(of=("self",))
+        .filter(post=post, resolved_at__isnull=True)
         .select_related("reporter")
     )
     if not reports:
@@ -732,7 +841,11 @@ def resolve_report(
     )
     post.refresh_from_db()
     log_action(
-        user, "resolve_reports", post=post, reason=_clean_reason(reason), before=before,
+        user,
+        "resolve_reports",
+        post=post,
+        reason=_clean_reason(reason),
+        before=before,
         after=_post_state(post) | {"resolution": resolution},
     )
     for report in reports:
@@ -748,16 +861,18 @@ def _locked_member(member: Any) -> Any:
     return get_user_model().objects.select_for_update().get(pk=member.pk)
 
 
-def _change_member(user: Any, member: Any, action: str, changes: dict[str, Any], *,
-                   reason: str, notify_text: str) -> Any:
+def _change_member(
+    user: Any, member: Any, action: str, changes: dict[str, Any], *, reason: str, notify_text: str
+) -> Any:
     member = _locked_member(member)
     permissions.check_moderate_member(user, member)
     before = _member_state(member)
     for field, value in changes.items():
         setattr(member, field, value)
     member.save(update_fields=list(changes))
-    log_action(user, action, target_user=member, reason=reason, before=before,
-               after=_member_state(member))
+    log_action(
+        user, action, target_user=member, reason=reason, before=before, after=_member_state(member)
+    )
     _notify(member, user, notify_text)
     return member
 
@@ -779,9 +894,12 @@ def suspend_member(user: Any, member: Any, *, until: datetime | None, reason: st
     reason = _required_reason(reason, "the suspension")
     until = INDEFINITELY if until is None else _future(until, "suspended")
     member = _change_member(
-        user, member, "suspend_member",
+        user,
+        member,
+        "suspend_member",
         {"suspended_until": until, "suspension_reason": reason},
-        reason=reason, notify_text="suspended your account",
+        reason=reason,
+        notify_text="suspended your account",
     )
     _disconnect_after_commit(member.pk, "suspended")
     return member
@@ -790,8 +908,12 @@ def suspend_member(user: Any, member: Any, *, until: datetime | None, reason: st
 @transaction.atomic
 def lift_suspension(user: Any, member: Any, *, reason: str = "") -> Any:
     member = _change_member(
-        user, member, "lift_suspension", {"suspended_until": None, "suspension_reason": ""},
-        reason=_clean_reason(reason), notify_text="lifted your suspension",
+        user,
+        member,
+        "lift_suspension",
+        {"suspended_until": None, "suspension_reason": ""},
+        reason=_clean_reason(reason),
+        notify_text="lifted your suspension",
     )
     _disconnect_after_commit(member.pk, "unsuspended")
     return member
@@ -803,8 +925,12 @@ def silence_member(user: Any, member: Any, *, until: datetime | None, reason: st
     reason = _required_reason(reason, "silencing")
     until = _future(until, "silenced")
     member = _change_member(
-        user, member, "silence_member", {"silenced_until": until, "silence_reason": reason},
-        reason=reason, notify_text="silenced you",
+        user,
+        member,
+        "silence_member",
+        {"silenced_until": until, "silence_reason": reason},
+        reason=reason,
+        notify_text="silenced you",
     )
     _disconnect_after_commit(member.pk, "silenced")
     return member
@@ -813,8 +939,12 @@ def silence_member(user: Any, member: Any, *, until: datetime | None, reason: st
 @transaction.atomic
 def lift_silence(user: Any, member: Any, *, reason: str = "") -> Any:
     member = _change_member(
-        user, member, "lift_silence", {"silenced_until": None, "silence_reason": ""},
-        reason=_clean_reason(reason), notify_text="lifted your silence",
+        user,
+        member,
+        "lift_silence",
+        {"silenced_until": None, "silence_reason": ""},
+        reason=_clean_reason(reason),
+        notify_text="lifted your silence",
     )
     _disconnect_after_commit(member.pk, "unsilenced")
     return member
@@ -842,8 +972,7 @@ def _undo_member(user: Any, entry: ModerationAction, kind: str) -> None:
             user, member, reason=f"Undo of log entry {entry.pk}"
         )
     elif kind == "suspended":
-        suspend_member(user, member, until=None if until >= INDEFINITELY else until,
-                       reason=reason)
+        suspend_member(user, member, until=None if until >= INDEFINITELY else until, reason=reason)
     else:
         silence_member(user, member, until=until, reason=reason)
 

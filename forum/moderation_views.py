@@ -42,7 +42,8 @@ class ReasonForm(forms.Form):
 
 class RequiredReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, label="Reason",
+        max_length=500,
+        label="Reason",
         error_messages={"required": "Give a reason: members see it."},
     )
 
@@ -52,8 +53,9 @@ class RenameForm(ReasonForm):
 
 
 class MoveForm(ReasonForm):
-    board = forms.ModelChoiceField(queryset=Board.objects.none(), label="Move to board",
-                                   empty_label="Choose a board")
+    board = forms.ModelChoiceField(
+        queryset=Board.objects.none(), label="Move to board", empty_label="Choose a board"
+    )
 
     def __init__(self, *args: Any, user: Any, thread: Thread, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,8 +68,9 @@ class MoveForm(ReasonForm):
 
 class SplitForm(ReasonForm):
     title = forms.CharField(max_length=200, label="Title of the new thread")
-    posts = forms.TypedMultipleChoiceField(coerce=int, label="Replies to move",
-                                           widget=forms.CheckboxSelectMultiple)
+    posts = forms.TypedMultipleChoiceField(
+        coerce=int, label="Replies to move", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args: Any, post_choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,7 +79,8 @@ class SplitForm(ReasonForm):
 
 class MergeForm(ReasonForm):
     target = forms.CharField(
-        max_length=300, label="Merge into thread",
+        max_length=300,
+        label="Merge into thread",
         help_text="The number or the address of the thread that receives these posts.",
     )
 
@@ -99,26 +103,38 @@ class ModeratorEditForm(RequiredReasonForm):
 
 
 class ReportForm(forms.Form):
-    reason = forms.ChoiceField(choices=ReportReason.choices, widget=forms.RadioSelect,
-                               label="What is wrong with this post?",
-                               error_messages={"required": "Choose a reason."})
-    text = forms.CharField(required=False, max_length=500, label="Details",
-                           widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="Required for “Something else”; optional otherwise.")
+    reason = forms.ChoiceField(
+        choices=ReportReason.choices,
+        widget=forms.RadioSelect,
+        label="What is wrong with this post?",
+        error_messages={"required": "Choose a reason."},
+    )
+    text = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Details",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required for “Something else”; optional otherwise.",
+    )
 
 
 class ResolveForm(forms.Form):
     resolution = forms.ChoiceField(
-        choices=[("dismiss", "Dismiss"), ("hide", "Hide the post"), ("delete", "Delete the post"),
-                 ("edit", "Edit the post")],
+        choices=[
+            ("dismiss", "Dismiss"),
+            ("hide", "Hide the post"),
+            ("delete", "Delete the post"),
+            ("edit", "Edit the post"),
+        ],
     )
     reason = forms.CharField(required=False, max_length=500)
     body = forms.CharField(required=False, widget=forms.Textarea)
 
 
 class SuspendForm(RequiredReasonForm):
-    until = forms.DateField(required=False, label="Suspended until",
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        required=False, label="Suspended until", widget=forms.DateInput(attrs={"type": "date"})
+    )
     indefinitely = forms.BooleanField(required=False, label="Indefinitely")
 
     def clean(self) -> dict:
@@ -129,20 +145,26 @@ class SuspendForm(RequiredReasonForm):
 
 
 class SilenceForm(RequiredReasonForm):
-    until = forms.DateField(label="Silenced until", widget=forms.DateInput(attrs={"type": "date"}),
-                            error_messages={"required": "Choose until when."})
+    until = forms.DateField(
+        label="Silenced until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Choose until when."},
+    )
 
 
 class LogFilterForm(forms.Form):
     moderator = forms.CharField(required=False, max_length=150)
     member = forms.CharField(required=False, max_length=150)
-    board = forms.ModelChoiceField(queryset=Board.objects.none(), required=False,
-                                   empty_label="Any board")
+    board = forms.ModelChoiceField(
+        queryset=Board.objects.none(), required=False, empty_label="Any board"
+    )
     action = forms.ChoiceField(required=False)
-    date_from = forms.DateField(required=False, label="From",
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To",
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,7 +233,10 @@ def _describe(entries: Any) -> None:
     """What a log row shows: a label, the fields that changed, and whether Undo applies."""
     entries = list(entries)
     board_ids = {
-        v for e in entries for d in (e.before, e.after) for k, v in d.items()
+        v
+        for e in entries
+        for d in (e.before, e.after)
+        for k, v in d.items()
         if k.endswith("board_id") and isinstance(v, int)
     }
     boards = dict(Board.objects.filter(pk__in=board_ids).values_list("pk", "name"))
@@ -231,14 +256,27 @@ def _describe(entries: Any) -> None:
 
 
 def _action_form_page(
-    request: HttpRequest, *, title: str, form: forms.Form, target: Any, cancel: str,
-    button: str, status: int = 400,
+    request: HttpRequest,
+    *,
+    title: str,
+    form: forms.Form,
+    target: Any,
+    cancel: str,
+    button: str,
+    status: int = 400,
 ) -> HttpResponse:
     """A small page showing one moderator form again, filled in, with what went wrong."""
     return render(
-        request, "moderation/action.html",
-        {"title": title, "form": form, "target": target, "cancel": cancel, "button": button,
-         "action_url": request.path},
+        request,
+        "moderation/action.html",
+        {
+            "title": title,
+            "form": form,
+            "target": target,
+            "cancel": cancel,
+            "button": button,
+            "action_url": request.path,
+        },
         status=status,
     )
 
@@ -254,8 +292,12 @@ THREAD_ACTIONS: dict[str, tuple[Any, type[forms.Form], str, str]] = {
     "hide": (moderation.hide_thread, RequiredReasonForm, "Hide", "The thread is hidden."),
     "restore": (moderation.restore_thread, ReasonForm, "Restore", "The thread is visible again."),
     "delete": (moderation.delete_thread, ReasonForm, "Delete", "The thread is deleted."),
-    "undelete": (moderation.restore_deleted_thread, ReasonForm, "Restore deleted",
-                 "The thread is restored."),
+    "undelete": (
+        moderation.restore_deleted_thread,
+        ReasonForm,
+        "Restore deleted",
+        "The thread is restored.",
+    ),
 }
 
 
@@ -276,8 +318,12 @@ def _thread_action_view(name: str):  # noqa: ANN202 (a view function)
             except ValidationError as exc:
                 form.add_error(None, _errors(exc))
         return _action_form_page(
-            request, title=f"{label} thread", form=form, target=thread,
-            cancel=thread.get_absolute_url(), button=label,
+            request,
+            title=f"{label} thread",
+            form=form,
+            target=thread,
+            cancel=thread.get_absolute_url(),
+            button=label,
         )
 
     view.__name__ = f"thread_{name}"
@@ -293,15 +339,23 @@ def thread_rename(request: HttpRequest, thread_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             thread = moderation.rename_thread(
-                request.user, thread, title=form.cleaned_data["title"],
+                request.user,
+                thread,
+                title=form.cleaned_data["title"],
                 reason=form.cleaned_data["reason"],
             )
             messages.success(request, "The thread is renamed.")
             return redirect(thread.get_absolute_url())
         except ValidationError as exc:
             form.add_error("title", _errors(exc))
-    return _action_form_page(request, title="Rename thread", form=form, target=thread,
-                             cancel=thread.get_absolute_url(), button="Rename")
+    return _action_form_page(
+        request,
+        title="Rename thread",
+        form=form,
+        target=thread,
+        cancel=thread.get_absolute_url(),
+        button="Rename",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -312,15 +366,26 @@ def thread_move(request: HttpRequest, thread_id: int) -> HttpResponse:
     form = MoveForm(request.POST or None, user=request.user, thread=thread)
     if request.method == "POST" and form.is_valid():
         try:
-            moderation.move_thread(request.user, thread, board=form.cleaned_data["board"],
-                                   reason=form.cleaned_data["reason"])
+            moderation.move_thread(
+                request.user,
+                thread,
+                board=form.cleaned_data["board"],
+                reason=form.cleaned_data["reason"],
+            )
             messages.success(request, f"The thread moved to {form.cleaned_data['board'].name}.")
             return redirect(thread.get_absolute_url())
         except (ValidationError, permissions.Refused) as exc:
             form.add_error("board", getattr(exc, "message", None) or _errors(exc))
     status = 400 if request.method == "POST" else 200
-    return _action_form_page(request, title="Move thread", form=form, target=thread,
-                             cancel=thread.get_absolute_url(), button="Move", status=status)
+    return _action_form_page(
+        request,
+        title="Move thread",
+        form=form,
+        target=thread,
+        cancel=thread.get_absolute_url(),
+        button="Move",
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -333,15 +398,20 @@ def thread_split(request: HttpRequest, thread_id: int) -> HttpResponse:
     if request.method == "POST":
         # Accept any reply of this thread (the form may have come from another page).
         choices = [
-            (pk, f"#{n}") for pk, n in
-            Post.objects.filter(thread=thread, number__gt=1).values_list("pk", "number")
+            (pk, f"#{n}")
+            for pk, n in Post.objects.filter(thread=thread, number__gt=1).values_list(
+                "pk", "number"
+            )
         ]
     form = SplitForm(request.POST or None, post_choices=choices)
     if request.method == "POST" and form.is_valid():
         try:
             new = moderation.split_thread(
-                request.user, thread, post_ids=form.cleaned_data["posts"],
-                title=form.cleaned_data["title"], reason=form.cleaned_data["reason"],
+                request.user,
+                thread,
+                post_ids=form.cleaned_data["posts"],
+                title=form.cleaned_data["title"],
+                reason=form.cleaned_data["reason"],
             )
             messages.success(request, f"{len(form.cleaned_data['posts'])} posts moved here.")
             return redirect(new.get_absolute_url())
@@ -349,9 +419,15 @@ def thread_split(request: HttpRequest, thread_id: int) -> HttpResponse:
             form.add_error(None, _errors(exc))
     posts = {p.pk: p for p in page.items}
     return render(
-        request, "moderation/split.html",
-        {"thread": thread, "form": form, "page": page, "posts": posts,
-         "selected": {str(v) for v in request.POST.getlist("posts")}},
+        request,
+        "moderation/split.html",
+        {
+            "thread": thread,
+            "form": form,
+            "page": page,
+            "posts": posts,
+            "selected": {str(v) for v in request.POST.getlist("posts")},
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -365,8 +441,9 @@ def thread_merge(request: HttpRequest, thread_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             target = queries.get_thread(request.user, form.cleaned_data["target"])
-            target = moderation.merge_threads(request.user, thread, target,
-                                              reason=form.cleaned_data["reason"])
+            target = moderation.merge_threads(
+                request.user, thread, target, reason=form.cleaned_data["reason"]
+            )
             messages.success(request, f"The thread was merged into “{target.title}”.")
             return redirect(target.get_absolute_url())
         except Http404:
@@ -374,8 +451,15 @@ def thread_merge(request: HttpRequest, thread_id: int) -> HttpResponse:
         except (ValidationError, permissions.Refused) as exc:
             form.add_error("target", getattr(exc, "message", None) or _errors(exc))
     status = 400 if request.method == "POST" else 200
-    return _action_form_page(request, title="Merge thread", form=form, target=thread,
-                             cancel=thread.get_absolute_url(), button="Merge", status=status)
+    return _action_form_page(
+        request,
+        title="Merge thread",
+        form=form,
+        target=thread,
+        cancel=thread.get_absolute_url(),
+        button="Merge",
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -387,17 +471,25 @@ def thread_purge(request: HttpRequest, thread_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             board = thread.board
-            moderation.purge_thread(request.user, thread,
-                                    confirm_title=form.cleaned_data["confirm_title"],
-                                    reason=form.cleaned_data["reason"])
+            moderation.purge_thread(
+                request.user,
+                thread,
+                confirm_title=form.cleaned_data["confirm_title"],
+                reason=form.cleaned_data["reason"],
+            )
             messages.success(request, "The thread was deleted permanently.")
             return redirect(board.get_absolute_url())
         except ValidationError as exc:
             form.add_error("confirm_title", _errors(exc))
     status = 400 if request.method == "POST" else 200
     return _action_form_page(
-        request, title="Delete thread permanently", form=form, target=thread,
-        cancel=thread.get_absolute_url(), button="Delete permanently", status=status,
+        request,
+        title="Delete thread permanently",
+        form=form,
+        target=thread,
+        cancel=thread.get_absolute_url(),
+        button="Delete permanently",
+        status=status,
     )
 
 
@@ -407,8 +499,12 @@ POST_ACTIONS: dict[str, tuple[Any, type[forms.Form], str, str]] = {
     "hide": (moderation.hide_post, RequiredReasonForm, "Hide", "The post is hidden."),
     "restore": (moderation.restore_post, ReasonForm, "Restore", "The post is visible again."),
     "delete": (moderation.delete_post, ReasonForm, "Delete", "The post is deleted."),
-    "undelete": (moderation.restore_deleted_post, ReasonForm, "Restore deleted",
-                 "The post is restored."),
+    "undelete": (
+        moderation.restore_deleted_post,
+        ReasonForm,
+        "Restore deleted",
+        "The post is restored.",
+    ),
 }
 
 
@@ -429,8 +525,12 @@ def _post_action_view(name: str):  # noqa: ANN202 (a view function)
             except ValidationError as exc:
                 form.add_error(None, _errors(exc))
         return _action_form_page(
-            request, title=f"{label} post #{post.number}", form=form, target=post.thread,
-            cancel=post.get_absolute_url(), button=label,
+            request,
+            title=f"{label} post #{post.number}",
+            form=form,
+            target=post.thread,
+            cancel=post.get_absolute_url(),
+            button=label,
         )
 
     view.__name__ = f"post_{name}"
@@ -446,26 +546,32 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     initial = {"body": post.body, "title": post.thread.title}
     form = ModeratorEditForm(request.POST or None, initial=initial)
     # Reached from the report queue ("Edit"): saving also closes the post's open reports.
-    resolving = bool(request.GET.get("resolve")) and Report.objects.filter(
-        post=post, resolved_at__isnull=True
-    ).exists()
+    resolving = (
+        bool(request.GET.get("resolve"))
+        and Report.objects.filter(post=post, resolved_at__isnull=True).exists()
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             if resolving:
-                moderation.resolve_report(request.user, post, resolution="edit",
-                                          body=data["body"], reason=data["reason"])
+                moderation.resolve_report(
+                    request.user, post, resolution="edit", body=data["body"], reason=data["reason"]
+                )
             else:
                 moderation.moderator_edit_post(
-                    request.user, post, body=data["body"],
-                    title=(data["title"] or None) if is_first else None, reason=data["reason"],
+                    request.user,
+                    post,
+                    body=data["body"],
+                    title=(data["title"] or None) if is_first else None,
+                    reason=data["reason"],
                 )
             messages.success(request, "The post was edited; the reason is in its history.")
             return redirect(post.get_absolute_url())
         except ValidationError as exc:
             form.add_error("title" if exc.code == "title" else "body", _errors(exc))
     return render(
-        request, "moderation/edit_post.html",
+        request,
+        "moderation/edit_post.html",
         {"post": post, "form": form, "is_first": is_first, "resolving": resolving},
         status=400 if request.method == "POST" else 200,
     )
@@ -483,16 +589,25 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            moderation.report_post(request.user, post, reason=form.cleaned_data["reason"],
-                                   text=form.cleaned_data["text"])
+            moderation.report_post(
+                request.user,
+                post,
+                reason=form.cleaned_data["reason"],
+                text=form.cleaned_data["text"],
+            )
             messages.success(request, "Thank you: the moderators will look at this post.")
             return redirect(post.get_absolute_url())
         except ValidationError as exc:
             form.add_error("text" if exc.code == "text" else None, _errors(exc))
     return render(
-        request, "moderation/report.html",
-        {"post": post, "form": form, "already": already,
-         "body_visible": permissions.can_see_post_body(request.user, post)},
+        request,
+        "moderation/report.html",
+        {
+            "post": post,
+            "form": form,
+            "already": already,
+            "body_visible": permissions.can_see_post_body(request.user, post),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -514,7 +629,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     reports: dict[int, list[Report]] = defaultdict(list)
     for r in (
         Report.objects.filter(post_id__in=post_ids, resolved_at__isnull=True)
-        .select_related("reporter").order_by("created_at")
+        .select_related("reporter")
+        .order_by("created_at")
     ):
         reports[r.post_id].append(r)
     items = []
@@ -523,12 +639,24 @@ def queue(request: HttpRequest) -> HttpResponse:
         reasons: dict[str, int] = defaultdict(int)
         for r in reports[post.pk]:
             reasons[r.get_reason_display()] += 1
-        items.append({"post": post, "count": row["count"], "first": row["first"],
-                      "reasons": dict(reasons), "reports": reports[post.pk]})
-    return render(request, "moderation/queue.html", {
-        "items": items, "page": page,
-        "can_approve": permissions.can_approve_members(request.user),
-    })
+        items.append(
+            {
+                "post": post,
+                "count": row["count"],
+                "first": row["first"],
+                "reasons": dict(reasons),
+                "reports": reports[post.pk],
+            }
+        )
+    return render(
+        request,
+        "moderation/queue.html",
+        {
+            "items": items,
+            "page": page,
+            "can_approve": permissions.can_approve_members(request.user),
+        },
+    )
 
 
 @require_POST
@@ -543,15 +671,25 @@ def resolve(request: HttpRequest, post_id: int) -> HttpResponse:
             # Editing needs the editor: send the moderator there; the reports close on save.
             return redirect(reverse("moderation:post_edit", args=[post.pk]) + "?resolve=1")
         try:
-            n = moderation.resolve_report(request.user, post, resolution=data["resolution"],
-                                          reason=data["reason"], body=data["body"] or None)
+            n = moderation.resolve_report(
+                request.user,
+                post,
+                resolution=data["resolution"],
+                reason=data["reason"],
+                body=data["body"] or None,
+            )
             messages.success(request, f"{n} report{'s' if n != 1 else ''} resolved.")
             return _back(request, reverse("moderation:queue"))
         except ValidationError as exc:
             form.add_error(None, _errors(exc))
-    return _action_form_page(request, title=f"Resolve reports on post #{post.number}", form=form,
-                             target=post.thread, cancel=reverse("moderation:queue"),
-                             button="Resolve")
+    return _action_form_page(
+        request,
+        title=f"Resolve reports on post #{post.number}",
+        form=form,
+        target=post.thread,
+        cancel=reverse("moderation:queue"),
+        button="Resolve",
+    )
 
 
 # ---------------------------------------------------------------- members
@@ -569,36 +707,49 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
         # Hidden and removed posts only where this moderator moderates.
         posts = posts.filter(
             Q(thread__board_id__in=moderated)
-            | Q(is_hidden=False, is_deleted=False, thread__is_hidden=False,
-                thread__is_deleted=False)
+            | Q(
+                is_hidden=False, is_deleted=False, thread__is_hidden=False, thread__is_deleted=False
+            )
         )
     recent = list(posts.select_related("thread__board").order_by("-created_at")[:20])
     reports_made = list(
-        Report.objects.filter(reporter=member).select_related("post__thread")
+        Report.objects.filter(reporter=member)
+        .select_related("post__thread")
         .order_by("-created_at")[:20]
     )
     reports_received = list(
-        Report.objects.filter(post__author=member).select_related("post__thread", "reporter")
+        Report.objects.filter(post__author=member)
+        .select_related("post__thread", "reporter")
         .order_by("-created_at")[:20]
     )
     history = list(
-        ModerationAction.objects.filter(target_user=member)
-        .select_related("actor", "thread", "undone_by")[:30]
+        ModerationAction.objects.filter(target_user=member).select_related(
+            "actor", "thread", "undone_by"
+        )[:30]
     )
     _describe(history)
     today = timezone.localdate()
-    return render(request, "moderation/member.html", {
-        "member": member, "recent": recent, "reports_made": reports_made,
-        "reports_received": reports_received, "history": history,
-        "can_moderate_member": permissions.can_moderate_member(request.user, member),
-        "can_approve": permissions.can_approve_members(request.user),
-        "suspend_form": SuspendForm(), "silence_form": SilenceForm(),
-        "today": today,
-    })
+    return render(
+        request,
+        "moderation/member.html",
+        {
+            "member": member,
+            "recent": recent,
+            "reports_made": reports_made,
+            "reports_received": reports_received,
+            "history": history,
+            "can_moderate_member": permissions.can_moderate_member(request.user, member),
+            "can_approve": permissions.can_approve_members(request.user),
+            "suspend_form": SuspendForm(),
+            "silence_form": SilenceForm(),
+            "today": today,
+        },
+    )
 
 
-def _member_action(request: HttpRequest, username: str, form: forms.Form | None,
-                   run: Any, done: str, title: str) -> HttpResponse:
+def _member_action(
+    request: HttpRequest, username: str, form: forms.Form | None, run: Any, done: str, title: str
+) -> HttpResponse:
     member = _member(username)
     permissions.check_moderate_member(request.user, member)
     url = reverse("moderation:member", args=[member.username])
@@ -610,8 +761,9 @@ def _member_action(request: HttpRequest, username: str, form: forms.Form | None,
             return redirect(url)
         except ValidationError as exc:
             form.add_error(None, _errors(exc))
-    return _action_form_page(request, title=title, form=form, target=member, cancel=url,
-                             button=title)
+    return _action_form_page(
+        request, title=title, form=form, target=member, cancel=url, button=title
+    )
 
 
 @require_POST
@@ -621,19 +773,22 @@ def member_suspend(request: HttpRequest, username: str) -> HttpResponse:
         until = None if data["indefinitely"] else _end_of_day(data["until"])
         moderation.suspend_member(request.user, member, until=until, reason=data["reason"])
 
-    return _member_action(request, username, SuspendForm(request.POST), run,
-                          "{name} is suspended.", "Suspend")
+    return _member_action(
+        request, username, SuspendForm(request.POST), run, "{name} is suspended.", "Suspend"
+    )
 
 
 @require_POST
 @login_required
 def member_silence(request: HttpRequest, username: str) -> HttpResponse:
     def run(member: Any, data: dict) -> None:
-        moderation.silence_member(request.user, member, until=_end_of_day(data["until"]),
-                                  reason=data["reason"])
+        moderation.silence_member(
+            request.user, member, until=_end_of_day(data["until"]), reason=data["reason"]
+        )
 
-    return _member_action(request, username, SilenceForm(request.POST), run,
-                          "{name} is silenced.", "Silence")
+    return _member_action(
+        request, username, SilenceForm(request.POST), run, "{name} is silenced.", "Silence"
+    )
 
 
 @require_POST
@@ -642,8 +797,9 @@ def member_lift_suspension(request: HttpRequest, username: str) -> HttpResponse:
     def run(member: Any, data: dict) -> None:
         moderation.lift_suspension(request.user, member, reason=data["reason"])
 
-    return _member_action(request, username, None, run, "{name}'s suspension is lifted.",
-                          "Lift suspension")
+    return _member_action(
+        request, username, None, run, "{name}'s suspension is lifted.", "Lift suspension"
+    )
 
 
 @require_POST
@@ -652,8 +808,9 @@ def member_lift_silence(request: HttpRequest, username: str) -> HttpResponse:
     def run(member: Any, data: dict) -> None:
         moderation.lift_silence(request.user, member, reason=data["reason"])
 
-    return _member_action(request, username, None, run, "{name}'s silence is lifted.",
-                          "Lift silence")
+    return _member_action(
+        request, username, None, run, "{name}'s silence is lifted.", "Lift silence"
+    )
 
 
 # ---------------------------------------------------------------- the log
@@ -683,8 +840,9 @@ def log(request: HttpRequest) -> HttpResponse:
         if data["action"]:
             entries = entries.filter(action=data["action"])
         if data["date_from"]:
-            entries = entries.filter(created_at__gte=timezone.make_aware(
-                datetime.combine(data["date_from"], time.min)))
+            entries = entries.filter(
+                created_at__gte=timezone.make_aware(datetime.combine(data["date_from"], time.min))
+            )
         if data["date_to"]:
             entries = entries.filter(created_at__lte=_end_of_day(data["date_to"]))
     page = Paginator(entries.order_by("-created_at", "-id"), PER_PAGE).get_page(
@@ -694,8 +852,9 @@ def log(request: HttpRequest) -> HttpResponse:
     _describe(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "moderation/log.html",
-                  {"page": page, "form": form, "query": query.urlencode()})
+    return render(
+        request, "moderation/log.html", {"page": page, "form": form, "query": query.urlencode()}
+    )
 
 
 @require_POST
@@ -725,8 +884,11 @@ urlpatterns = [
     path("mod/u/<str:username>/", member, name="member"),
     path("mod/u/<str:username>/suspend/", member_suspend, name="member_suspend"),
     path("mod/u/<str:username>/silence/", member_silence, name="member_silence"),
-    path("mod/u/<str:username>/lift-suspension/", member_lift_suspension,
-         name="member_lift_suspension"),
+    path(
+        "mod/u/<str:username>/lift-suspension/",
+        member_lift_suspension,
+        name="member_lift_suspension",
+    ),
     path("mod/u/<str:username>/lift-silence/", member_lift_silence, name="member_lift_silence"),
     path("p/<int:post_id>/report/", report, name="report"),
     path("p/<int:post_id>/mod/edit/", post_edit, name="post_edit"),

@@ -32,9 +32,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     for n in shown:
         n.url = notifications.target_url(n)
     page = queries.Page(number=number, count=pages, items=shown)
-    has_unread = any(not n.is_read for n in shown) or request.user.notifications.filter(
-        is_read=False
-    ).exists()
+    has_unread = (
+        any(not n.is_read for n in shown)
+        or request.user.notifications.filter(is_read=False).exists()
+    )
     return render(
         request,
         "notifications/inbox.html",
@@ -100,9 +101,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     user = request.user
     boards = list(permissions.visible_boards(user).order_by("position", "name"))
     levels = dict(BoardWatch.objects.filter(user=user).values_list("board_id", "level"))
-    form = NotificationSettingsForm(
-        request.POST or None, user=user, boards=boards, levels=levels
-    )
+    form = NotificationSettingsForm(request.POST or None, user=user, boards=boards, levels=levels)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -122,7 +121,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
             return redirect(reverse("notifications:settings"))
     watches = list(
         ThreadWatch.objects.filter(
-            user=user, thread__board_id__in=permissions.visible_board_ids(user),
+            user=user,
+            thread__board_id__in=permissions.visible_board_ids(user),
             thread__is_deleted=False,
         )
         .exclude(level=WatchLevel.NORMAL)

@@ -251,9 +251,7 @@ def _mentioned_members(post: Post, exclude: set[int]) -> list[Any]:
     rule = Q()
     for name in names:
         rule |= Q(username__iexact=name)
-    found = {
-        u.username.lower(): u for u in get_user_model().objects.filter(rule, is_active=True)
-    }
+    found = {u.username.lower(): u for u in get_user_model().objects.filter(rule, is_active=True)}
     ordered = [found[n] for n in names if n in found]
     return [u for u in ordered if u.id not in exclude]
 
@@ -264,9 +262,7 @@ def _quoted_author_ids(post: Post) -> set[int]:
     if not ids:
         return set()
     quoted = Post.objects.filter(id__in=ids).select_related("thread__board")
-    return {
-        q.author_id for q in quoted if permissions.can_view_post(post.author, q)
-    }
+    return {q.author_id for q in quoted if permissions.can_view_post(post.author, q)}
 
 
 def _sender_budget(actor_id: int | None) -> int:
@@ -317,7 +313,9 @@ def _choose_kinds(
                 if budget <= 0:
                     log.warning(
                         "notifications: sender %s over the daily cap; %s to %s dropped",
-                        actor_id, kind, uid,
+                        actor_id,
+                        kind,
+                        uid,
                     )
                     continue
                 budget -= 1
@@ -430,8 +428,15 @@ def _deliver(
 
     created = [
         Notification(
-            recipient_id=uid, kind=chosen[uid], actor=actor, thread=thread, post=post,
-            board=board, count=1, created_at=when, updated_at=when,
+            recipient_id=uid,
+            kind=chosen[uid],
+            actor=actor,
+            thread=thread,
+            post=post,
+            board=board,
+            count=1,
+            created_at=when,
+            updated_at=when,
         )
         for uid in fresh
     ]
@@ -445,7 +450,8 @@ def _deliver(
     touched = created + list(bumped.values())
     _publish_created(touched)
     mail = [
-        n for n in touched
+        n
+        for n in touched
         if n.emailed_at is None and preference(users[n.recipient_id], n.kind) == PREF_EMAIL
     ]
     if mail:
@@ -454,8 +460,9 @@ def _deliver(
     return touched
 
 
-def _bump(rows: list[Notification], *, actor: Any, thread: Thread | None, post: Post | None,
-          when: Any) -> None:
+def _bump(
+    rows: list[Notification], *, actor: Any, thread: Thread | None, post: Post | None, when: Any
+) -> None:
     """Fold one more post (or thread) into unread notifications and rewrite their text."""
     since = min(r.created_at for r in rows)
     if rows[0].kind == K.WATCHED_BOARD:
@@ -511,7 +518,10 @@ def _publish_created(rows: list[Notification]) -> None:
 def notify_new_thread(thread: Thread, post: Post) -> list[int]:
     """Tell board watchers, quoted authors and mentioned members; returns mention ids told."""
     return _notify_post(
-        thread, post, new_thread=True, already_mentioned=set(),
+        thread,
+        post,
+        new_thread=True,
+        already_mentioned=set(),
         mention_budget=_forum("MAX_MENTIONS_NOTIFIED", 10),
     )
 
@@ -520,7 +530,10 @@ def notify_new_thread(thread: Thread, post: Post) -> list[int]:
 def notify_reply(thread: Thread, post: Post) -> list[int]:
     """Tell the thread's author, watchers, quoted authors and mentioned members."""
     return _notify_post(
-        thread, post, new_thread=False, already_mentioned=set(),
+        thread,
+        post,
+        new_thread=False,
+        already_mentioned=set(),
         mention_budget=_forum("MAX_MENTIONS_NOTIFIED", 10),
     )
 
@@ -534,8 +547,12 @@ def notify_edit(thread: Thread, post: Post) -> list[int]:
     told: list[int] = []
     if budget > 0 and post.is_visible:  # a hidden post's new text reaches nobody
         told = _notify_post(
-            thread, post, new_thread=False, already_mentioned=already,
-            mention_budget=budget, edit=True,
+            thread,
+            post,
+            new_thread=False,
+            already_mentioned=already,
+            mention_budget=budget,
+            edit=True,
         )
     return sorted(already | set(told))
 
@@ -562,8 +579,14 @@ def _notify_one(
     elif board is not None and not permissions.can_view_board(recipient, board):
         thread = post = board = None
     _deliver(
-        {recipient.id: kind}, {recipient.id: recipient}, actor=actor, thread=thread, post=post,
-        board=board, text=text, when=timezone.now(),
+        {recipient.id: kind},
+        {recipient.id: recipient},
+        actor=actor,
+        thread=thread,
+        post=post,
+        board=board,
+        text=text,
+        when=timezone.now(),
     )
 
 
@@ -571,14 +594,19 @@ def _notify_one(
 def notify_membership_approved(member: Any, staff: Any) -> None:
     """Tell the member their membership was approved."""
     _notify_one(
-        member, K.MEMBERSHIP, actor=staff,
+        member,
+        K.MEMBERSHIP,
+        actor=staff,
         text="Your membership was approved: welcome! You can now start threads and reply.",
     )
 
 
 @_never_raises(lambda *a, **k: None)
 def notify_moderation(
-    target_user: Any, actor: Any, kind_text: str, thread: Thread | None = None,
+    target_user: Any,
+    actor: Any,
+    kind_text: str,
+    thread: Thread | None = None,
     post: Post | None = None,
 ) -> None:
     """Tell a member a moderator acted on their content: "A moderator hid your post in …"."""
@@ -588,8 +616,12 @@ def notify_moderation(
         thread = post.thread
     where = f" in {_title(thread)}" if thread is not None else ""
     _notify_one(
-        target_user, K.MODERATION, actor=actor, text=f"A moderator {kind_text}{where}.",
-        thread=thread, post=post,
+        target_user,
+        K.MODERATION,
+        actor=actor,
+        text=f"A moderator {kind_text}{where}.",
+        thread=thread,
+        post=post,
     )
 
 
@@ -598,9 +630,12 @@ def notify_report_resolved(reporter: Any, post: Post, resolution: str) -> None:
     """Tell the reporter their report on a post was resolved, and how."""
     thread = post.thread
     _notify_one(
-        reporter, K.REPORT_RESOLVED, actor=None,
+        reporter,
+        K.REPORT_RESOLVED,
+        actor=None,
         text=f"Your report on a post in {_title(thread)} was resolved: {resolution}.",
-        thread=thread, post=post,
+        thread=thread,
+        post=post,
     )
 
 
@@ -680,16 +715,19 @@ def _email_item(n: Notification) -> dict[str, str]:
 
 
 def _message(user: Any, subject: str, template: str, context: dict[str, Any]) -> Any:
-    context = {**context, "member": user, "settings_url": _site_url(
-        reverse("notifications:settings")), "inbox_url": _site_url(reverse("notifications:inbox"))}
+    context = {
+        **context,
+        "member": user,
+        "settings_url": _site_url(reverse("notifications:settings")),
+        "inbox_url": _site_url(reverse("notifications:inbox")),
+    }
     msg = EmailMultiAlternatives(
         subject=subject[:150],
         body=render_to_string(f"notifications/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
     )
-    msg.attach_alternative(render_to_string(f"notifications/{template}.html", context),
-                           "text/html")
+    msg.attach_alternative(render_to_string(f"notifications/{template}.html", context), "text/html")
     return msg
 
 
@@ -697,8 +735,9 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     """Mail these notifications (after commit). Never raises: the inbox has them anyway."""
     try:
         rows = list(
-            Notification.objects.filter(id__in=notification_ids, emailed_at__isnull=True)
-            .select_related("recipient", "actor", "thread__board", "post", "board")
+            Notification.objects.filter(
+                id__in=notification_ids, emailed_at__isnull=True
+            ).select_related("recipient", "actor", "thread__board", "post", "board")
         )
         messages, sent_ids = [], []
         for n in rows:
@@ -707,8 +746,9 @@ def send_notification_emails(notification_ids: list[int]) -> int:
                 continue
             if not permissions.notification_visible(user, n.thread, n.board):
                 continue
-            messages.append(_message(user, f"[CAROCP Forum] {n.text}", "email",
-                                     {"item": _email_item(n)}))
+            messages.append(
+                _message(user, f"[CAROCP Forum] {n.text}", "email", {"item": _email_item(n)})
+            )
             sent_ids.append(n.id)
         if messages:
             get_connection().send_messages(messages)
@@ -728,8 +768,8 @@ def send_daily_digests(*, limit_per_member: int = 50) -> int:
         .values_list("recipient_id", flat=True)
         .distinct()
     )
-    members = get_user_model().objects.filter(id__in=recipient_ids, is_active=True).exclude(
-        email=""
+    members = (
+        get_user_model().objects.filter(id__in=recipient_ids, is_active=True).exclude(email="")
     )
     sent = 0
     connection = get_connection()
@@ -742,12 +782,17 @@ def send_daily_digests(*, limit_per_member: int = 50) -> int:
             continue
         shown = items[:limit_per_member]
         count = len(items)
-        subject = (
-            f"[CAROCP Forum] {count} unread notification{'s' if count != 1 else ''}"
+        subject = f"[CAROCP Forum] {count} unread notification{'s' if count != 1 else ''}"
+        msg = _message(
+            user,
+            subject,
+            "digest",
+            {
+                "items": [_email_item(n) for n in shown],
+                "more": count - len(shown),
+                "count": count,
+            },
         )
-        msg = _message(user, subject, "digest", {
-            "items": [_email_item(n) for n in shown], "more": count - len(shown), "count": count,
-        })
         try:
             with transaction.atomic():
                 updated = dict(prefs)

@@ -292,8 +292,11 @@ def can_see_post_body(user: AnyUser, post: Post) -> bool:
         return True
     if can_moderate_board(user, post.thread.board_id):
         return True
-    return post.is_hidden and not post.is_deleted and user.is_authenticated and (
-        post.author_id == user.id
+    return (
+        post.is_hidden
+        and not post.is_deleted
+        and user.is_authenticated
+        and (post.author_id == user.id)
     )
 
 

@@ -140,9 +140,7 @@ def get_thread(user: Any, thread_id: int, *, follow_merged: bool = False) -> Thr
     viewer may see its board, whatever its own state."""
     from django.http import Http404
 
-    thread = (
-        Thread.objects.select_related("board", "author").filter(pk=thread_id).first()
-    )
+    thread = Thread.objects.select_related("board", "author").filter(pk=thread_id).first()
     if thread is None:
         raise Http404("No such thread.")
     if follow_merged and thread.merged_into_id and permissions.can_view_board(user, thread.board):

@@ -91,23 +91,30 @@ _PLAIN_SQL = (
 )
 _TITLE_SQL = "translate(t.title, E'\\x01\\x02', '')"
 DOCUMENT_SQL = (
-    "setweight(to_tsvector('english', CASE WHEN p.number = 1 THEN " + _TITLE_SQL
-    + " ELSE '' END), 'A') || setweight(to_tsvector('english', " + _PLAIN_SQL + "), 'B')"
+    "setweight(to_tsvector('english', CASE WHEN p.number = 1 THEN "
+    + _TITLE_SQL
+    + " ELSE '' END), 'A') || setweight(to_tsvector('english', "
+    + _PLAIN_SQL
+    + "), 'B')"
 )
 # Only module constants are interpolated into this module's SQL; values go as parameters.
 _PG_COLUMNS = "post_id, thread_id, author_id, created_at, document"
-_PG_SELECT = " ".join([  # noqa: S608
-    f"SELECT p.id, p.thread_id, p.author_id, p.created_at, {DOCUMENT_SQL}",
-    "FROM forum_post p JOIN forum_thread t ON t.id = p.thread_id",
-    "WHERE NOT p.is_hidden AND NOT p.is_deleted AND {where}",
-])
-_PG_UPSERT = " ".join([  # noqa: S608
-    f"INSERT INTO {PG_TABLE} ({_PG_COLUMNS})",
-    _PG_SELECT,
-    "ON CONFLICT (post_id) DO UPDATE SET thread_id = EXCLUDED.thread_id,",
-    "author_id = EXCLUDED.author_id, created_at = EXCLUDED.created_at,",
-    "document = EXCLUDED.document",
-])
+_PG_SELECT = " ".join(
+    [  # noqa: S608
+        f"SELECT p.id, p.thread_id, p.author_id, p.created_at, {DOCUMENT_SQL}",
+        "FROM forum_post p JOIN forum_thread t ON t.id = p.thread_id",
+        "WHERE NOT p.is_hidden AND NOT p.is_deleted AND {where}",
+    ]
+)
+_PG_UPSERT = " ".join(
+    [  # noqa: S608
+        f"INSERT INTO {PG_TABLE} ({_PG_COLUMNS})",
+        _PG_SELECT,
+        "ON CONFLICT (post_id) DO UPDATE SET thread_id = EXCLUDED.thread_id,",
+        "author_id = EXCLUDED.author_id, created_at = EXCLUDED.created_at,",
+        "document = EXCLUDED.document",
+    ]
+)
 _FTS_INSERT = f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)"  # noqa: S608
 _FTS_DELETE = f"DELETE FROM {FTS_TABLE} WHERE rowid = %s"  # noqa: S608
 _PG_DELETE = f"DELETE FROM {PG_TABLE} WHERE post_id = %s"  # noqa: S608
@@ -128,8 +135,7 @@ def pg_table_sql(table: str) -> list[str]:
 def pg_index_sql(table: str) -> list[str]:
     return [
         f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (post_id)",
-        f"CREATE INDEX {table}_document ON {table} USING gin (document) "
-        "WITH (fastupdate = off)",
+        f"CREATE INDEX {table}_document ON {table} USING gin (document) WITH (fastupdate = off)",
     ]
 
 
@@ -218,13 +224,15 @@ def _rebuild_in_place(*, batch_size: int = 20000, thread_id: int | None = None) 
     indexed = 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT min(id), max(id) FROM forum_post p WHERE 1 = 1" + scope, params  # noqa: S608
+            "SELECT min(id), max(id) FROM forum_post p WHERE 1 = 1" + scope,  # noqa: S608
+            params,
         )
         low, high = cursor.fetchone()
         cursor.execute(
             f"DELETE FROM {table} WHERE {key} IN "  # noqa: S608
             "(SELECT id FROM forum_post p WHERE 1 = 1" + scope + ")"
-            if thread_id is not None else f"DELETE FROM {table}",  # noqa: S608
+            if thread_id is not None
+            else f"DELETE FROM {table}",  # noqa: S608
             params,
         )
         if low is None:
@@ -361,9 +369,11 @@ def search_posts(
     # PostgreSQL filters on the columns stored with each document (post visibility is kept by
     # index_post/remove_post); SQLite joins the live post row.
     row = "s" if is_postgres() else "p"
-    filters = [] if is_postgres() else [
-        "NOT t.is_hidden", "NOT t.is_deleted", "NOT p.is_hidden", "NOT p.is_deleted"
-    ]
+    filters = (
+        []
+        if is_postgres()
+        else ["NOT t.is_hidden", "NOT t.is_deleted", "NOT p.is_hidden", "NOT p.is_deleted"]
+    )
     params: dict[str, Any] = {}
     boards = sorted(board_ids)
     if author:
@@ -384,17 +394,26 @@ def search_posts(
     if not rows and page > 1:
         return SearchResults(hits=[], total=0, page=page, page_count=page, per_page=per_page)
     total = rows[0][2] if rows else 0
-    posts = Post.objects.select_related("thread__board", "author").defer(
-        "body", "html", "thread__board__description"
-    ).in_bulk([row[0] for row in rows])
+    posts = (
+        Post.objects.select_related("thread__board", "author")
+        .defer("body", "html", "thread__board__description")
+        .in_bulk([row[0] for row in rows])
+    )
     hits = [
-        SearchHit(post=posts[pid], title_html=marked(title), snippet_html=marked(snippet),
-                  rank=float(rank))
+        SearchHit(
+            post=posts[pid],
+            title_html=marked(title),
+            snippet_html=marked(snippet),
+            rank=float(rank),
+        )
         for pid, rank, _total, title, snippet in rows
         if pid in posts
     ]
     return SearchResults(
-        hits=hits, total=total, page=page, page_count=max(1, -(-total // per_page)),
+        hits=hits,
+        total=total,
+        page=page,
+        page_count=max(1, -(-total // per_page)),
         per_page=per_page,
     )
 
@@ -505,6 +524,6 @@ def board_choices(user: Any) -> list[Board]:
     """The boards this searcher may filter by (the same rule as everywhere: visible_boards)."""
     from . import permissions
 
-    return list(permissions.visible_boards(user).only("id", "name", "slug").order_by(
-        "position", "name"
-    ))
+    return list(
+        permissions.visible_boards(user).only("id", "name", "slug").order_by("position", "name")
+    )

@@ -21,10 +21,12 @@ from .queries import parse_page
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        label="Search posts and titles", required=False, strip=True,
+        label="Search posts and titles",
+        required=False,
+        strip=True,
         max_length=search_index.QUERY_MAX,
         widget=forms.TextInput(attrs={"type": "search"}),
-        help_text="Words, \"exact phrases\", or to match either word, -word to exclude.",
+        help_text='Words, "exact phrases", or to match either word, -word to exclude.',
         error_messages={
             "max_length": "Search text can be at most %(limit_value)d characters "
             "(it has %(show_value)d)."
@@ -33,11 +35,15 @@ class SearchForm(forms.Form):
     board = forms.CharField(label="Board", required=False, max_length=80)
     author = forms.CharField(label="Author (username)", required=False, max_length=150)
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
     )
     date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
     )
 
@@ -77,16 +83,24 @@ def search(request: HttpRequest) -> HttpResponse:
         if data["board"]:
             board_ids = {board.id for board in boards if board.slug == data["board"]}
         results = search_index.search_posts(
-            request.user, data["q"], board_ids=board_ids, author=data["author"],
-            date_from=data["date_from"], date_to=data["date_to"],
+            request.user,
+            data["q"],
+            board_ids=board_ids,
+            author=data["author"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
             page=parse_page(request.GET.get("page")),
         )
-    return render(request, "forum/search.html", {
-        "form": form,
-        "boards": boards,
-        "selected_board": form.data.get("board", "") if form.is_bound else "",
-        "results": results,
-    })
+    return render(
+        request,
+        "forum/search.html",
+        {
+            "form": form,
+            "boards": boards,
+            "selected_board": form.data.get("board", "") if form.is_bound else "",
+            "results": results,
+        },
+    )
 
 
 app_name = "search"

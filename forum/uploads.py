@@ -17,7 +17,10 @@ from . import permissions
 from .models import Upload
 
 RASTER_FORMATS = {
-    "PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
 }
 MAX_UPLOAD = settings.MARKDOWNX_UPLOAD_MAX_SIZE
 MAX_PIXELS = 40_000_000

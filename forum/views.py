@@ -157,8 +157,12 @@ def _diffs(post: Any, revisions: list) -> list[dict]:
     texts = [r.body for r in revisions] + [post.body]
     for i, rev in enumerate(revisions):
         diff = difflib.unified_diff(
-            texts[i].splitlines(), texts[i + 1].splitlines(), lineterm="", n=2,
-            fromfile=f"version {rev.number}", tofile=f"version {rev.number + 1}",
+            texts[i].splitlines(),
+            texts[i + 1].splitlines(),
+            lineterm="",
+            n=2,
+            fromfile=f"version {rev.number}",
+            tofile=f"version {rev.number + 1}",
         )
         out.append({"revision": rev, "diff": list(diff)[2:]})
     return out
@@ -187,7 +191,9 @@ def new_thread(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 thread = actions.create_thread(
-                    request.user, board, title=form.cleaned_data["title"],
+                    request.user,
+                    board,
+                    title=form.cleaned_data["title"],
                     body=form.cleaned_data["body"],
                     client_token=form.cleaned_data.get("client_token", ""),
                 )
@@ -241,7 +247,9 @@ def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             result = actions.reply_to_thread(
-                request.user, thread, body=form.cleaned_data["body"],
+                request.user,
+                thread,
+                body=form.cleaned_data["body"],
                 client_token=form.cleaned_data.get("client_token", ""),
             )
             url = result.post.get_absolute_url()
@@ -272,7 +280,9 @@ def edit_post(request: HttpRequest, post_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 actions.edit_post(
-                    request.user, post, body=form.cleaned_data["body"],
+                    request.user,
+                    post,
+                    body=form.cleaned_data["body"],
                     title=form.cleaned_data["title"] if is_first else None,
                     reason=form.cleaned_data["reason"],
                 )
@@ -291,7 +301,9 @@ def edit_post(request: HttpRequest, post_id: int) -> HttpResponse:
             return _refusal_response(request, refused.message)
         form = EditPostForm(initial={"body": post.body, "title": post.thread.title})
     return render(
-        request, "forum/edit_post.html", {"post": post, "form": form, "is_first": is_first},
+        request,
+        "forum/edit_post.html",
+        {"post": post, "form": form, "is_first": is_first},
         status=status,
     )
 
@@ -395,8 +407,12 @@ def member_autocomplete(request: HttpRequest) -> JsonResponse:
         .values("username", "display_name")[:8]
     )
     return JsonResponse(
-        {"results": [{"username": u["username"], "name": u["display_name"] or u["username"]}
-                     for u in users]}
+        {
+            "results": [
+                {"username": u["username"], "name": u["display_name"] or u["username"]}
+                for u in users
+            ]
+        }
     )
 
 

@@ -52,7 +52,8 @@ def may_subscribe(user: Any, stream: str) -> bool:
         return board is not None and permissions.can_view_board(user, board)
     if kind == "inbox":
         return bool(
-            permissions.is_active_member(user) and user.pk == int(ident)
+            permissions.is_active_member(user)
+            and user.pk == int(ident)
             and not getattr(user, "is_suspended", False)
         )
     if kind == "mod":
@@ -102,8 +103,10 @@ def current_user(session_key: str | None) -> Any:
 
 def member_is_cut_off(user: Any) -> bool:
     """Signed out, deactivated or suspended: the socket must stop receiving private events."""
-    return not user.is_authenticated or not user.is_active or bool(
-        getattr(user, "is_suspended", False)
+    return (
+        not user.is_authenticated
+        or not user.is_active
+        or bool(getattr(user, "is_suspended", False))
     )
 
 
@@ -135,8 +138,9 @@ def events_since(stream: str, seconds: float, limit: int) -> tuple[list[dict], i
         return [], top
     cutoff = timezone.now() - timedelta(seconds=seconds)
     rows = list(
-        StreamEvent.objects.filter(stream=stream, created_at__gte=cutoff, seq__lte=top)
-        .order_by("-seq")[: limit + 1]
+        StreamEvent.objects.filter(stream=stream, created_at__gte=cutoff, seq__lte=top).order_by(
+            "-seq"
+        )[: limit + 1]
     )
     if len(rows) > limit:
         return [], top

@@ -69,8 +69,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if self.user_id:
             await self.hub.join(member_control_group(self.user_id), self)
-        await self.send_frame({"type": "hello", "user_id": self.user_id, "live": self.hub.live,
-                               "max_subscriptions": MAX_SUBSCRIPTIONS})
+        await self.send_frame(
+            {
+                "type": "hello",
+                "user_id": self.user_id,
+                "live": self.hub.live,
+                "max_subscriptions": MAX_SUBSCRIPTIONS,
+            }
+        )
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
@@ -110,7 +116,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.refuse("bad_json", "The message is not valid JSON.")
                 return
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                await self.refuse("bad_message", "A message is an object with a \"type\".")
+                await self.refuse("bad_message", 'A message is an object with a "type".')
                 return
             handler = self.handlers.get(message["type"])
             if handler is None:
@@ -119,8 +125,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await handler(self, message)
         except Exception:
             log.exception("live socket: could not handle a message")
-            await self.send_frame({"type": "error", "code": "server_error",
-                                   "message": "Something went wrong on our side."})
+            await self.send_frame(
+                {
+                    "type": "error",
+                    "code": "server_error",
+                    "message": "Something went wrong on our side.",
+                }
+            )
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -165,8 +176,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.refuse("not_found", "No such stream.", echo)
             return
         if stream not in self.subs and len(self.subs) >= MAX_SUBSCRIPTIONS:
-            await self.refuse("too_many_subscriptions",
-                              f"At most {MAX_SUBSCRIPTIONS} streams per socket.", echo)
+            await self.refuse(
+                "too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} streams per socket.", echo
+            )
             return
         allowed = await database_sync_to_async(access.may_subscribe)(self.user, stream)
         if not allowed:
@@ -197,8 +209,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for event in events:
             await self._send_event(sub, event["id"], self._event_text(event))
         sub.sent = max(sub.sent, top if last_id is None else sub.sent)
-        await self.send_frame({"type": "subscribed", "stream": stream, "last_id": sub.sent,
-                               "typing": sub.may_type})
+        await self.send_frame(
+            {"type": "subscribed", "stream": stream, "last_id": sub.sent, "typing": sub.may_type}
+        )
         while sub.buffer:
             held, sub.buffer = sub.buffer, []
             for seq, text in held:
@@ -212,8 +225,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         stream = access.canonical_stream(message.get("stream"))
         if stream is None or stream not in self.subs:
             raw = message.get("stream")
-            await self.refuse("not_subscribed", "You are not subscribed to that stream.",
-                              raw[:64] if isinstance(raw, str) else None)
+            await self.refuse(
+                "not_subscribed",
+                "You are not subscribed to that stream.",
+                raw[:64] if isinstance(raw, str) else None,
+            )
             return
         await self._leave(stream)
         await self.send_frame({"type": "unsubscribed", "stream": stream})
@@ -222,8 +238,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         stream = access.canonical_stream(message.get("stream"))
         sub = self.subs.get(stream) if stream else None
         if sub is None or not sub.may_type or not self.user_id:
-            await self.refuse("not_allowed", "You cannot reply here.",
-                              stream or None)
+            await self.refuse("not_allowed", "You cannot reply here.", stream or None)
             return
         now = time.monotonic()
         if now - sub.typed_at < TYPING_INTERVAL:
@@ -231,8 +246,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         sub.typed_at = now
         await self.hub.group_send(
             group_name(stream),
-            {"type": "stream.typing", "stream": stream, "user_id": self.user_id,
-             "name": self.display_name},
+            {
+                "type": "stream.typing",
+                "stream": stream,
+                "user_id": self.user_id,
+                "name": self.display_name,
+            },
         )
 
     handlers = {
@@ -249,8 +268,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     @staticmethod
     def _event_text(event: dict[str, Any]) -> str:
-        return dumps({"type": "event", "stream": event["stream"], "id": event["id"],
-                      "event": event["type"], "data": event.get("data", {})})
+        return dumps(
+            {
+                "type": "event",
+                "stream": event["stream"],
+                "id": event["id"],
+                "event": event["type"],
+                "data": event.get("data", {}),
+            }
+        )
 
     async def _send_event(self, sub: Subscription, seq: int, text: str) -> None:
         if seq <= sub.sent:
@@ -277,8 +303,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if stream not in self.subs:
             return
         await self._leave(stream)
-        await self.send_frame({"type": "error", "code": "stream_closed", "stream": stream,
-                               "message": "You can no longer follow this."})
+        await self.send_frame(
+            {
+                "type": "error",
+                "code": "stream_closed",
+                "stream": stream,
+                "message": "You can no longer follow this.",
+            }
+        )
 
     async def member_revoked(self, message: dict[str, Any]) -> None:
         """Sign-out, password change, suspension, group change: who is this socket now?"""

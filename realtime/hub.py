@@ -287,8 +287,13 @@ class Hub:
         if event["type"] in ("thread.changed",) and stream.startswith("thread:"):
             sockets = await self._still_allowed(stream, event, sockets)
         text = dumps(
-            {"type": "event", "stream": stream, "id": seq, "event": event["type"],
-             "data": event.get("data", {})}
+            {
+                "type": "event",
+                "stream": stream,
+                "id": seq,
+                "event": event["type"],
+                "data": event.get("data", {}),
+            }
         )
         self.stats["events"] += 1
         self.stats["deliveries"] += len(sockets)
@@ -333,8 +338,12 @@ class Hub:
     async def on_typing(self, message: dict[str, Any]) -> None:
         stream = message.get("stream", "")
         text = dumps(
-            {"type": "typing", "stream": stream, "user_id": message.get("user_id"),
-             "name": message.get("name", "")}
+            {
+                "type": "typing",
+                "stream": stream,
+                "user_id": message.get("user_id"),
+                "name": message.get("name", ""),
+            }
         )
         for socket in self.local(group_name(stream)):
             if socket.user_id != message.get("user_id"):
@@ -368,8 +377,13 @@ class Hub:
             members, anonymous = self._local_presence(stream)
             await self.group_send(
                 group_name(stream),
-                {"type": "stream.presence", "stream": stream, "hub": self.hub_id,
-                 "members": members, "anonymous": anonymous},
+                {
+                    "type": "stream.presence",
+                    "stream": stream,
+                    "hub": self.hub_id,
+                    "members": members,
+                    "anonymous": anonymous,
+                },
             )
             if not members and not anonymous:
                 self.presence.pop(stream, None)
@@ -381,7 +395,8 @@ class Hub:
         now = time.monotonic()
         known = message["hub"] in table
         table[message["hub"]] = (
-            dict(message.get("members") or {}), int(message.get("anonymous") or 0),
+            dict(message.get("members") or {}),
+            int(message.get("anonymous") or 0),
             now + PRESENCE_EXPIRES_SECONDS,
         )
         if not known and message["hub"] != self.hub_id and group_name(stream) in self.groups:
@@ -403,9 +418,14 @@ class Hub:
             members.update(hub_members)
             anonymous += hub_anonymous
         names = sorted(members.values(), key=str.casefold)[:PRESENCE_NAMES]
-        return {"type": "presence", "stream": stream, "count": len(members),
-                "anonymous": anonymous, "names": names,
-                "user_ids": sorted(int(uid) for uid in members)[:PRESENCE_NAMES]}
+        return {
+            "type": "presence",
+            "stream": stream,
+            "count": len(members),
+            "anonymous": anonymous,
+            "names": names,
+            "user_ids": sorted(int(uid) for uid in members)[:PRESENCE_NAMES],
+        }
 
     async def _send_presence(self, stream: str) -> None:
         text = dumps(self.presence_snapshot(stream))

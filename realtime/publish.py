@@ -55,8 +55,9 @@ def send_now(message: dict[str, Any]) -> bool:
     """Ring the doorbell for one recorded event. Never raises."""
     global _paused_until
     if time.monotonic() < _paused_until:
-        log.info("live publish skipped for %s #%s (layer down)", message.get("stream"),
-                 message.get("id"))
+        log.info(
+            "live publish skipped for %s #%s (layer down)", message.get("stream"), message.get("id")
+        )
         return False
     try:
         layer = get_channel_layer()
@@ -68,8 +69,12 @@ def send_now(message: dict[str, Any]) -> bool:
         return True
     except Exception:  # Redis down, layer full...: clients will catch up from the database.
         _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
-        log.warning("live publish failed for %s #%s", message.get("stream"), message.get("id"),
-                    exc_info=True)
+        log.warning(
+            "live publish failed for %s #%s",
+            message.get("stream"),
+            message.get("id"),
+            exc_info=True,
+        )
         return False
 
 
@@ -78,7 +83,9 @@ def disconnect_member(user_id: int, *, reason: str, keep_session: str | None = N
     from .streams import member_control_group
 
     message = {
-        "type": "member.revoke", "user_id": user_id, "reason": reason,
+        "type": "member.revoke",
+        "user_id": user_id,
+        "reason": reason,
         "keep_session": keep_session,
     }
     try:

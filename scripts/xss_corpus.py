@@ -45,14 +45,52 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------- the checker (no Django needed)
 
 ALWAYS_FORBIDDEN_TAGS = {
-    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "svg", "math",
-    "style", "portal", "xml", "xss", "import", "isindex", "bgsound", "layer", "ilayer",
-    "handler", "listener",
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "svg",
+    "math",
+    "style",
+    "portal",
+    "xml",
+    "xss",
+    "import",
+    "isindex",
+    "bgsound",
+    "layer",
+    "ilayer",
+    "handler",
+    "listener",
 }
 URL_ATTRS = {
-    "href", "src", "action", "formaction", "xlink:href", "poster", "background", "data",
-    "codebase", "cite", "dynsrc", "lowsrc", "ping", "srcset", "longdesc", "usemap", "from", "to",
-    "values", "by", "folder", "manifest", "icon",
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "poster",
+    "background",
+    "data",
+    "codebase",
+    "cite",
+    "dynsrc",
+    "lowsrc",
+    "ping",
+    "srcset",
+    "longdesc",
+    "usemap",
+    "from",
+    "to",
+    "values",
+    "by",
+    "folder",
+    "manifest",
+    "icon",
 }
 ALWAYS_FORBIDDEN_ATTRS = {"style", "srcdoc", "formaction", "xmlns:xlink", "http-equiv"}
 SAFE_DATA_URL = re.compile(r"^data:image/(png|gif|jpeg|webp);", re.I)
@@ -77,11 +115,18 @@ def _chrome_tag(tag: str, attrs: dict[str, str | None]) -> bool:
     """The page's own <script src>, <link> and <meta charset/viewport> (a page sink only)."""
     if tag == "script":
         return (attrs.get("src") or "").startswith("/static/") and set(attrs) <= {
-            "src", "defer", "type", "async"
+            "src",
+            "defer",
+            "type",
+            "async",
         }
     if tag == "link":
         return (attrs.get("href") or "").startswith("/static/") and set(attrs) <= {
-            "rel", "href", "type", "media", "sizes"
+            "rel",
+            "href",
+            "type",
+            "media",
+            "sizes",
         }
     if tag == "meta":
         return "http-equiv" not in attrs and set(attrs) <= {"charset", "name", "content"}
@@ -179,8 +224,10 @@ class Report:
 
     def summary(self) -> str:
         bad = len({p for _s, p, _x in self.failures})
-        return (f"{self.payloads:,} payloads x {len(self.sinks)} sinks "
-                f"({self.outputs:,} outputs parsed): {bad} executable")
+        return (
+            f"{self.payloads:,} payloads x {len(self.sinks)} sinks "
+            f"({self.outputs:,} outputs parsed): {bad} executable"
+        )
 
 
 # ---------------------------------------------------------------- the sinks (Django needed)
@@ -216,15 +263,23 @@ def run_sinks(payloads: list[str], *, log: Callable[[str], None] = print) -> Rep
     for payload in payloads:
         for wrap in MARKDOWN_CONTEXTS.values():
             report.check("renderer", render_markdown(wrap(payload)), [payload], page=False)
-    log(f"  renderer: {len(payloads) * len(MARKDOWN_CONTEXTS):,} renders "
-        f"({time.monotonic() - started:.0f}s)")
+    log(
+        f"  renderer: {len(payloads) * len(MARKDOWN_CONTEXTS):,} renders "
+        f"({time.monotonic() - started:.0f}s)"
+    )
 
     viewer = user_model.objects.create_user(
-        "corpusviewer", "viewer@example.org", None, display_name="Corpus Viewer",
+        "corpusviewer",
+        "viewer@example.org",
+        None,
+        display_name="Corpus Viewer",
         membership_status=MembershipStatus.APPROVED,
     )
     recipient = user_model.objects.create_user(
-        "inbox", "inbox@example.org", None, display_name="Inbox Owner",
+        "inbox",
+        "inbox@example.org",
+        None,
+        display_name="Inbox Owner",
         membership_status=MembershipStatus.APPROVED,
     )
     client = Client()
@@ -237,14 +292,21 @@ def run_sinks(payloads: list[str], *, log: Callable[[str], None] = print) -> Rep
     log(f"  preview: {len(payloads):,} requests ({time.monotonic() - started:.0f}s)")
 
     # 3. threads, titles and profiles: one author per payload
-    authors = user_model.objects.bulk_create([
-        user_model(
-            username=f"corpus{n}", email=f"corpus{n}@example.org", password="!",
-            display_name=payload[:80], organisation=payload[:120], job_title=payload[:120],
-            bio=payload[:600], membership_status=MembershipStatus.APPROVED,
-        )
-        for n, payload in enumerate(payloads)
-    ])
+    authors = user_model.objects.bulk_create(
+        [
+            user_model(
+                username=f"corpus{n}",
+                email=f"corpus{n}@example.org",
+                password="!",
+                display_name=payload[:80],
+                organisation=payload[:120],
+                job_title=payload[:120],
+                bio=payload[:600],
+                membership_status=MembershipStatus.APPROVED,
+            )
+            for n, payload in enumerate(payloads)
+        ]
+    )
     board = Board.objects.create(name="Corpus", slug="corpus", visibility=Visibility.MEMBERS)
     threads = []
     for n, (payload, author) in enumerate(zip(payloads, authors, strict=True)):
@@ -264,7 +326,7 @@ def run_sinks(payloads: list[str], *, log: Callable[[str], None] = print) -> Rep
     newest_first = list(reversed(payloads))
     for page in range(1, len(payloads) // per_page + 2):
         response = client.get(f"/b/{board.slug}/?page={page}")
-        suspects = newest_first[(page - 1) * per_page: page * per_page]
+        suspects = newest_first[(page - 1) * per_page : page * per_page]
         report.check("board", response.content.decode(), suspects or payloads, page=True)
     response = client.get("/")
     report.check("board", response.content.decode(), payloads[-1:], page=True)
@@ -297,12 +359,26 @@ def run_sinks(payloads: list[str], *, log: Callable[[str], None] = print) -> Rep
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
                 report.check("email", content, payloads, page=True)
-    log(f"  notifications: {len(ids):,}, emails: {len(mail.outbox):,} "
-        f"({time.monotonic() - started:.0f}s)")
+    log(
+        f"  notifications: {len(ids):,}, emails: {len(mail.outbox):,} "
+        f"({time.monotonic() - started:.0f}s)"
+    )
 
     # 5. search snippets
-    terms = ["alert", "script", "onerror", "javascript", "img", "svg", "src", "xss", "iframe",
-             "onload", "style", "href"]
+    terms = [
+        "alert",
+        "script",
+        "onerror",
+        "javascript",
+        "img",
+        "svg",
+        "src",
+        "xss",
+        "iframe",
+        "onload",
+        "style",
+        "href",
+    ]
     for term in terms:
         for page in range(1, 40):
             response = client.get("/search/", {"q": term, "page": page})

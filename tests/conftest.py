@@ -63,8 +63,13 @@ def make_board(
     n = next(_seq)
     name = name or f"Board {n}"
     board = Board.objects.create(
-        name=name, slug=f"board-{n}", description=f"About {name}", position=n,
-        visibility=visibility, start_rule=start_rule, reply_rule=reply_rule,
+        name=name,
+        slug=f"board-{n}",
+        description=f"About {name}",
+        position=n,
+        visibility=visibility,
+        start_rule=start_rule,
+        reply_rule=reply_rule,
     )
     if groups:
         board.visible_groups.set(groups)
@@ -74,8 +79,12 @@ def make_board(
     return board
 
 
-def make_thread(board: Board, author: Any, title: str = "A thread about CTE pathways",
-                body: str = "First post body."):
+def make_thread(
+    board: Board,
+    author: Any,
+    title: str = "A thread about CTE pathways",
+    body: str = "First post body.",
+):
     return actions.create_thread(author, board, title=title, body=body)
 
 

@@ -182,16 +182,25 @@ def _spawn(
     log_path = log_dir / f"daphne-{port}.log"
     log_file = log_path.open("wb")
     args = [
-        sys.executable, "-m", "daphne",
-        "--fd", str(sock.fileno()),
-        "--access-log", os.devnull,
+        sys.executable,
+        "-m",
+        "daphne",
+        "--fd",
+        str(sock.fileno()),
+        "--access-log",
+        os.devnull,
         *(daphne_args or []),
         "config.asgi:application",
     ]
     try:
         process = subprocess.Popen(
-            args, cwd=BASE_DIR, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
-            pass_fds=(sock.fileno(),), start_new_session=True,
+            args,
+            cwd=BASE_DIR,
+            env=child_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+            start_new_session=True,
         )
     finally:
         sock.close()  # the child holds its own copy
@@ -296,9 +305,23 @@ class PrivateRedis:
 
     def start(self, timeout: float = 10) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no"],
-            stdout=(self.dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=(self.dir / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -368,9 +391,15 @@ class HttpMember:
         token = self.csrf()
         data = urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
         request = urllib.request.Request(
-            self.server.url + path, data=data, method="POST",
-            headers={"Cookie": cookie_header(self.cookies), "Referer": self.server.url + "/",
-                     "Origin": self.server.url, "X-CSRFToken": token},
+            self.server.url + path,
+            data=data,
+            method="POST",
+            headers={
+                "Cookie": cookie_header(self.cookies),
+                "Referer": self.server.url + "/",
+                "Origin": self.server.url,
+                "X-CSRFToken": token,
+            },
         )
         try:
             with self.opener.open(request, timeout=20) as response:

@@ -32,10 +32,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parent.parent
 # Variables of this test process that must not leak into the clone's commands.
 DROP = (
-    "DATA_DIR", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PRODUCTION", "DEBUG",
-    "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTEST_ADDOPTS",
-    "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "MEDIA_ROOT",
-    "STATIC_ROOT", "CHANNEL_PREFIX", "CACHE_PREFIX", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "PRODUCTION",
+    "DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTEST_ADDOPTS",
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "MEDIA_ROOT",
+    "STATIC_ROOT",
+    "CHANNEL_PREFIX",
+    "CACHE_PREFIX",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
 )
 
 
@@ -88,8 +105,12 @@ def test_fresh_clone_make_run_and_make_test_work(tmp_path: Path, clone_env: dict
     started = time.monotonic()
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            ["make", "run", f"PORT={port}"], cwd=clone, env=clone_env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            ["make", "run", f"PORT={port}"],
+            cwd=clone,
+            env=clone_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         status = 0
@@ -130,15 +151,23 @@ def test_fresh_clone_make_run_and_make_test_work(tmp_path: Path, clone_env: dict
             server.wait(timeout=10)
 
     again = subprocess.run(
-        [str(clone / ".venv/bin/python"), "manage.py", "load_demo"], cwd=clone, env=clone_env,
-        capture_output=True, text=True, timeout=180,
+        [str(clone / ".venv/bin/python"), "manage.py", "load_demo"],
+        cwd=clone,
+        env=clone_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert again.returncode == 0, again.stderr
     assert "created 0 groups, 0 members, 0 boards, 0 threads, 0 replies" in again.stdout
 
     tests = subprocess.run(
         ["make", "test", "PYTEST_ARGS=tests/accounts/test_directory.py -q -p no:cacheprovider"],
-        cwd=clone, env=clone_env, capture_output=True, text=True, timeout=300,
+        cwd=clone,
+        env=clone_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout

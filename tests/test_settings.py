@@ -14,9 +14,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_VARS = (
-    "PRODUCTION", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL",
-    "REDIS_URL", "EMAIL_URL", "DEFAULT_FROM_EMAIL", "SITE_URL", "STATIC_ROOT", "MEDIA_ROOT",
-    "DB_POOL_MAX", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_PRELOAD",
+    "PRODUCTION",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "DEFAULT_FROM_EMAIL",
+    "SITE_URL",
+    "STATIC_ROOT",
+    "MEDIA_ROOT",
+    "DB_POOL_MAX",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
     "DJANGO_SETTINGS_MODULE",
 )
 
@@ -73,7 +86,8 @@ def dump_settings(tmp_path: Path, **env_vars: str) -> dict:
 
 def test_check_deploy_production_values_report_nothing(tmp_path):
     result = run_python(
-        tmp_path, ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         **production_env(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -110,7 +124,8 @@ def test_production_refuses_missing_secret_key(tmp_path):
 
 def test_production_refuses_weak_secret_key(tmp_path):
     result = run_python(
-        tmp_path, ["manage.py", "check"],
+        tmp_path,
+        ["manage.py", "check"],
         **production_env(tmp_path, SECRET_KEY="django-insecure-" + "x" * 50),
     )
     assert result.returncode != 0
@@ -159,8 +174,19 @@ def test_settings_hosts_origins_and_email_from_environment(tmp_path):
     assert values["email_host"] == "smtp.example.org"
 
 
-@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS",
-                                  "CSRF_TRUSTED_ORIGINS", "EMAIL_URL", "PRODUCTION", "DEBUG"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "EMAIL_URL",
+        "PRODUCTION",
+        "DEBUG",
+    ],
+)
 def test_env_example_lists_setting(name):
     text = (ROOT / ".env.example").read_text()
     assert f"\n{name}=" in "\n" + text
@@ -205,8 +231,10 @@ def test_production_serves_hashed_static_files_through_whitenoise(tmp_path):
     result = run_python(tmp_path, ["-c", STATIC_PROBE], **env)
     assert result.returncode == 0, result.stderr
     url, status, cache_control, has_css = result.stdout.strip().splitlines()[-1].split("|")
-    assert url.startswith("/static/css/forum.") and url.endswith(".css") and url != (
-        "/static/css/forum.css"
+    assert (
+        url.startswith("/static/css/forum.")
+        and url.endswith(".css")
+        and url != ("/static/css/forum.css")
     )  # hashed name from the manifest storage
     assert status == "200"
     assert "immutable" in cache_control or "max-age=315360000" in cache_control

@@ -44,15 +44,27 @@ def test_admin_add_member_asks_for_email():
     client = client_for(make_staff("root", is_superuser=True))
     url = reverse("admin:accounts_user_add")
     for n in (1, 2):
-        response = client.post(url, {
-            "username": f"added{n}", "email": f"added{n}@example.org",
-            "display_name": f"Added {n}", "usable_password": "true",
-            "password1": "Pathway-admin-2026", "password2": "Pathway-admin-2026",
-        })
+        response = client.post(
+            url,
+            {
+                "username": f"added{n}",
+                "email": f"added{n}@example.org",
+                "display_name": f"Added {n}",
+                "usable_password": "true",
+                "password1": "Pathway-admin-2026",
+                "password2": "Pathway-admin-2026",
+            },
+        )
         assert response.status_code == 302, response.content.decode()[-2000:]
     assert get_user_model().objects.get(username="added2").email == "added2@example.org"
-    response = client.post(url, {"username": "added3", "usable_password": "true",
-                                 "password1": "Pathway-admin-2026",
-                                 "password2": "Pathway-admin-2026"})
+    response = client.post(
+        url,
+        {
+            "username": "added3",
+            "usable_password": "true",
+            "password1": "Pathway-admin-2026",
+            "password2": "Pathway-admin-2026",
+        },
+    )
     assert response.status_code == 200
     assert "email" in response.context["adminform"].form.errors

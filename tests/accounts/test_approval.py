@@ -52,8 +52,11 @@ def test_decide_membership_approve_lets_member_post(pending, monkeypatch):
     told = []
     from forum import notifications
 
-    monkeypatch.setattr(notifications, "notify_membership_approved",
-                        lambda member, staff: told.append((member.pk, staff.pk)))
+    monkeypatch.setattr(
+        notifications,
+        "notify_membership_approved",
+        lambda member, staff: told.append((member.pk, staff.pk)),
+    )
     admin = make_staff("admin")
     assert permissions.posting_refusal(pending) is not None
     response = client_for(admin).post(f"/members/pending/{pending.pk}/", {"decision": "approve"})
@@ -92,6 +95,7 @@ def test_decide_membership_unknown_decision_changes_nothing(pending):
 
 @pytest.mark.django_db
 def test_decide_membership_missing_member_is_404():
-    response = client_for(make_staff("admin")).post("/members/pending/999999/",
-                                                    {"decision": "approve"})
+    response = client_for(make_staff("admin")).post(
+        "/members/pending/999999/", {"decision": "approve"}
+    )
     assert response.status_code == 404

@@ -93,9 +93,7 @@ def test_password_reset_by_email_link_sets_new_password():
     assert form_page.status_code == 200
     assert form_page.context["validlink"] is True
     set_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link
-    response = client.post(
-        set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    )
+    response = client.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password/reset/complete/"
     maria.refresh_from_db()

@@ -10,13 +10,21 @@ from tests.conftest import client_for, make_member
 @pytest.fixture
 def people(db):
     return {
-        "maria": make_member("maria", display_name="Maria Alvarez",
-                             organisation="Sacramento County Office of Education",
-                             region="north"),
-        "james": make_member("james", display_name="James Okafor",
-                             organisation="Long Beach Unified", region="los-angeles"),
-        "lena": make_member("lena", display_name="Lena Park", organisation="Kaiser Permanente",
-                            region="bay-area"),
+        "maria": make_member(
+            "maria",
+            display_name="Maria Alvarez",
+            organisation="Sacramento County Office of Education",
+            region="north",
+        ),
+        "james": make_member(
+            "james",
+            display_name="James Okafor",
+            organisation="Long Beach Unified",
+            region="los-angeles",
+        ),
+        "lena": make_member(
+            "lena", display_name="Lena Park", organisation="Kaiser Permanente", region="bay-area"
+        ),
         "pending": make_member("pat", display_name="Pat Pending", approved=False),
     }
 

@@ -87,8 +87,13 @@ def _check_members() -> None:
 
 def _check_boards() -> None:
     names = set(Board.objects.values_list("name", flat=True))
-    assert {"Announcements", "Networking", "Advocacy", "Professional Development",
-            "Board Room"} <= names
+    assert {
+        "Announcements",
+        "Networking",
+        "Advocacy",
+        "Professional Development",
+        "Board Room",
+    } <= names
     maria, dana, admin = (User.objects.get(username=n) for n in ("maria", "dana", "admin"))
     announcements = Board.objects.get(name="Announcements")
     assert not permissions.can_start_thread(maria, announcements)
@@ -126,8 +131,14 @@ def test_load_demo_conversations_are_consistent_and_realistic(demo):
         assert member.post_count == Post.objects.filter(author=member).count()
     text = " ".join(Post.objects.values_list("body", flat=True))
     titles = " ".join(Thread.objects.values_list("title", flat=True))
-    for topic in ("advisory", "work-based learning", "CTEIG", "Strong Workforce", "NCCER",
-                  "Webinar follow-up"):
+    for topic in (
+        "advisory",
+        "work-based learning",
+        "CTEIG",
+        "Strong Workforce",
+        "NCCER",
+        "Webinar follow-up",
+    ):
         assert topic.lower() in (text + titles).lower(), topic
     html = " ".join(Post.objects.values_list("html", flat=True))
     assert "<ol>" in html and "<ul>" in html

@@ -42,18 +42,31 @@ def profile_data(**overrides: object) -> dict[str, object]:
 
 @pytest.mark.django_db
 def test_profile_shows_details_initials_and_recent_posts():
-    maria = make_member("maria", display_name="Maria Alvarez", organisation="SCOE",
-                        job_title="CTE Coordinator", member_type="admin", region="north",
-                        bio="Health science pathways.")
+    maria = make_member(
+        "maria",
+        display_name="Maria Alvarez",
+        organisation="SCOE",
+        job_title="CTE Coordinator",
+        member_type="admin",
+        region="north",
+        bio="Health science pathways.",
+    )
     thread = make_thread(make_board(), maria, title="Work-based learning logs")
-    make_reply(thread, maria, "Our logs live in a **shared sheet** per site & \"tab\".")
+    make_reply(thread, maria, 'Our logs live in a **shared sheet** per site & "tab".')
     make_reply(thread, maria, "<script>alert(1)</script> &lt;b&gt; stays text")
     response = client_for(make_member("james")).get("/u/maria/")
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("Maria Alvarez", "SCOE", "CTE Coordinator", "Program administrator",
-                 "North / Far North", "Health science pathways.", "Work-based learning logs",
-                 "Our logs live in a shared sheet per site &amp; \"tab\"."):
+    for text in (
+        "Maria Alvarez",
+        "SCOE",
+        "CTE Coordinator",
+        "Program administrator",
+        "North / Far North",
+        "Health science pathways.",
+        "Work-based learning logs",
+        'Our logs live in a shared sheet per site &amp; "tab".',
+    ):
         assert text in html
     assert "<script>alert(1)" not in html and "**shared" not in html
     assert "&lt;b&gt; stays text" in html
@@ -66,8 +79,13 @@ def test_profile_hides_posts_from_boards_viewer_cannot_see():
     from tests.conftest import make_group
 
     dana = make_member("dana")
-    board_room = make_board("Board Room", visibility="groups", start_rule="groups",
-                            reply_rule="groups", groups=[make_group("Board members", dana)])
+    board_room = make_board(
+        "Board Room",
+        visibility="groups",
+        start_rule="groups",
+        reply_rule="groups",
+        groups=[make_group("Board members", dana)],
+    )
     make_thread(board_room, dana, title="Executive director search")
     html = client_for(make_member("james")).get("/u/dana/").content.decode()
     assert "Executive director search" not in html
@@ -100,8 +118,12 @@ def test_edit_profile_bad_input_shows_errors_and_keeps_values():
     maria = make_member("maria", display_name="Maria")
     response = client_for(maria).post(
         "/settings/profile/",
-        profile_data(display_name=" ", region="atlantis", bio="x" * 601,
-                     job_title="Health Science Pathway Lead"),
+        profile_data(
+            display_name=" ",
+            region="atlantis",
+            bio="x" * 601,
+            job_title="Health Science Pathway Lead",
+        ),
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -166,8 +188,10 @@ def test_edit_profile_avatar_over_2_mb_is_refused():
 def test_edit_profile_remove_avatar_falls_back_to_initials():
     maria = make_member("maria")
     client = client_for(maria)
-    client.post("/settings/profile/", profile_data(
-        avatar=SimpleUploadedFile("me.png", png_bytes(), content_type="image/png")))
+    client.post(
+        "/settings/profile/",
+        profile_data(avatar=SimpleUploadedFile("me.png", png_bytes(), content_type="image/png")),
+    )
     maria.refresh_from_db()
     old_path = maria.avatar.path
     client.post("/settings/profile/", profile_data(remove_avatar="on"))

@@ -14,8 +14,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.servers]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -49,9 +54,9 @@ def test_lock_thread_reaches_open_member_page_without_reload(transactional_db):
             contexts = {}
             for name, jar in cookies.items():
                 context = browser.new_context()
-                context.add_cookies([
-                    {"name": k, "value": v, "url": server.url} for k, v in jar.items()
-                ])
+                context.add_cookies(
+                    [{"name": k, "value": v, "url": server.url} for k, v in jar.items()]
+                )
                 contexts[name] = context
 
             reader = contexts["member"].new_page()

@@ -36,9 +36,7 @@ def _reply(client, thread, body=TEXT, **extra):
     ],
 )
 def test_new_thread_bad_title_says_the_limit_and_keeps_text(member, board, title, message):
-    response = client_for(member).post(
-        f"/b/{board.slug}/new/", {"title": title, "body": TEXT}
-    )
+    response = client_for(member).post(f"/b/{board.slug}/new/", {"title": title, "body": TEXT})
     assert response.status_code == 400
     html = response.content.decode()
     assert message in html
@@ -49,9 +47,7 @@ def test_new_thread_bad_title_says_the_limit_and_keeps_text(member, board, title
 @pytest.mark.django_db
 def test_new_thread_title_counts_collapsed_spaces(member, board):
     # "a    b" has 6 characters typed but 3 after collapsing: the action's rule applies.
-    response = client_for(member).post(
-        f"/b/{board.slug}/new/", {"title": "a      b", "body": TEXT}
-    )
+    response = client_for(member).post(f"/b/{board.slug}/new/", {"title": "a      b", "body": TEXT})
     assert response.status_code == 400
     assert "The title is too short: at least 5 characters." in response.content.decode()
     assert "a      b" in response.content.decode()
@@ -188,8 +184,9 @@ def test_new_thread_without_posting_rights_shows_why(member):
 @pytest.mark.django_db
 def test_pending_and_suspended_members_cannot_post(thread):
     pending = make_member(approved=False)
-    suspended = make_member(suspended_until=timezone.now() + timedelta(days=1),
-                            suspension_reason="spam")
+    suspended = make_member(
+        suspended_until=timezone.now() + timedelta(days=1), suspension_reason="spam"
+    )
     r1 = _reply(client_for(pending), thread)
     r2 = _reply(client_for(suspended), thread)
     assert r1.status_code == r2.status_code == 403
@@ -235,8 +232,7 @@ def test_reaction_twice_is_refused_with_a_message(member, other_member, thread):
     post = thread.posts.get(number=1)
     client = client_for(other_member)
     assert client.post(f"/p/{post.pk}/react/", {"kind": "like"}).status_code == 302
-    response = client.post(f"/p/{post.pk}/react/", {"kind": "like"},
-                           HTTP_ACCEPT="application/json")
+    response = client.post(f"/p/{post.pk}/react/", {"kind": "like"}, HTTP_ACCEPT="application/json")
     assert response.status_code == 400
     assert response.json() == {"error": "You already reacted with that."}
     page = client.post(f"/p/{post.pk}/react/", {"kind": "like"})
@@ -258,8 +254,9 @@ def test_unknown_reaction_kind_is_refused(other_member, thread, kind):
 @pytest.mark.django_db
 def test_reacting_to_own_post_is_refused(member, thread):
     post = thread.posts.get(number=1)
-    response = client_for(member).post(f"/p/{post.pk}/react/", {"kind": "like"},
-                                       HTTP_ACCEPT="application/json")
+    response = client_for(member).post(
+        f"/p/{post.pk}/react/", {"kind": "like"}, HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 403
     assert response.json()["error"] == "You cannot react to your own post."
 

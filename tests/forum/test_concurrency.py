@@ -68,9 +68,7 @@ def test_reply_to_thread_concurrent_writers_keep_counters_exact():
                 member, Thread(pk=thread.pk), body=f"Reply {i} from worker {worker}"
             )
 
-    errors = _run_together(
-        reply_many, [(members[w % len(members)], w) for w in range(WORKERS)]
-    )
+    errors = _run_together(reply_many, [(members[w % len(members)], w) for w in range(WORKERS)])
     assert not errors, errors
 
     total_replies = WORKERS * REPLIES_EACH
@@ -113,7 +111,9 @@ def test_create_thread_concurrent_writers_keep_board_counters_exact():
     def start_many(member):
         for i in range(per_worker):
             actions.create_thread(
-                member, Board(pk=board.pk), title=f"Thread {i} by {member.username}",
+                member,
+                Board(pk=board.pk),
+                title=f"Thread {i} by {member.username}",
                 body="Opening post",
             )
 

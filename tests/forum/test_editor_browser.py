@@ -19,8 +19,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.servers]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"
@@ -42,7 +47,9 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
     make_member("marisol", display_name="Marisol Vega")
     board = make_board("Work-based learning")
     thread = make_thread(
-        board, author, title="Advisory committee agendas",
+        board,
+        author,
+        title="Advisory committee agendas",
         body="We meet **quarterly** with industry partners.\n\nSecond paragraph here.",
     )
     mine = make_reply(thread, reader, "A reply I will remove")
@@ -54,12 +61,17 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1100, "height": 900})
-            context.add_cookies([{"name": k, "value": v, "url": server.url}
-                                 for k, v in cookies.items()])
+            context.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in cookies.items()]
+            )
             page = context.new_page()
             csp_errors: list[str] = []
-            page.on("console", lambda m: csp_errors.append(m.text)
-                    if "Content Security Policy" in m.text else None)
+            page.on(
+                "console",
+                lambda m: (
+                    csp_errors.append(m.text) if "Content Security Policy" in m.text else None
+                ),
+            )
             page.goto(server.url + url_path)
 
             # The reply form: labelled "Reply", button "Post reply", live markdownx preview.
@@ -86,10 +98,10 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
 
             # Quote the whole post.
             box.fill("")
-            page.locator(f'#post-{first_id} .quote-button').click()
-            expect(box).to_have_value(re.compile(
-                rf"^> \[@maria wrote\]\(/p/{first_id}/\):\n> We meet \*\*quarterly\*\*"
-            ))
+            page.locator(f"#post-{first_id} .quote-button").click()
+            expect(box).to_have_value(
+                re.compile(rf"^> \[@maria wrote\]\(/p/{first_id}/\):\n> We meet \*\*quarterly\*\*")
+            )
             expect(preview.locator("blockquote")).to_be_visible(timeout=5000)
 
             # Quote only the selected words.
@@ -104,7 +116,7 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
                 }""",
                 first_id,
             )
-            page.locator(f'#post-{first_id} .quote-button').click()
+            page.locator(f"#post-{first_id} .quote-button").click()
             expect(box).to_have_value(
                 f"> [@maria wrote](/p/{first_id}/):\n> Second paragraph here.\n\n"
             )
@@ -140,14 +152,19 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
             assert re.search(r"#post-\d+$", page.url)
 
             # Phone width: no horizontal scrolling; the reply box is still usable.
-            phone = browser.new_context(viewport={"width": 390, "height": 844},
-                                        device_scale_factor=1)
-            phone.add_cookies([{"name": k, "value": v, "url": server.url}
-                               for k, v in cookies.items()])
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844}, device_scale_factor=1
+            )
+            phone.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in cookies.items()]
+            )
             mobile = phone.new_page()
             overflows = {}
-            for path, name in [(url_path, "thread-phone"), (board.get_absolute_url(),
-                                                            "board-phone"), ("/", "index-phone")]:
+            for path, name in [
+                (url_path, "thread-phone"),
+                (board.get_absolute_url(), "board-phone"),
+                ("/", "index-phone"),
+            ]:
                 mobile.goto(server.url + path)
                 overflow = mobile.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -173,16 +190,16 @@ def test_new_thread_form_preview_works_and_keyboard_reaches_submit(transactional
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1100, "height": 900})
-            context.add_cookies([{"name": k, "value": v, "url": server.url}
-                                 for k, v in cookies.items()])
+            context.add_cookies(
+                [{"name": k, "value": v, "url": server.url} for k, v in cookies.items()]
+            )
             page = context.new_page()
             page.goto(f"{server.url}/b/{board.slug}/new/")
             page.get_by_label("Title").fill("Welding lab safety")
             body = page.get_by_label("Message")
             body.fill("| Tool | Rule |\n|--|--|\n| Torch | ~~never~~ always gloves |")
             preview = page.locator(".markdownx-preview")
-            expect(preview.locator("table td del, table td s")).to_have_text("never",
-                                                                            timeout=5000)
+            expect(preview.locator("table td del, table td s")).to_have_text("never", timeout=5000)
             # Tab leaves the editor (markdownx would insert a tab: a keyboard trap).
             body.focus()
             page.keyboard.press("Tab")

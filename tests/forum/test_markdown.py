@@ -64,7 +64,7 @@ def test_render_markdown_commonmark_basics():
 
 def test_render_markdown_gfm_table_with_alignment():
     html = render_markdown("| Course | Seats |\n|:--|--:|\n| Welding | 24 |")
-    assert "<table>" in html and "<th align=\"left\">Course</th>" in html
+    assert "<table>" in html and '<th align="left">Course</th>' in html
     assert '<td align="right">24</td>' in html
     assert "style=" not in html
 

@@ -50,8 +50,10 @@ def make_world() -> SimpleNamespace:
     # A second board moderated by mod_a (the destination of moves).
     w.board_c = make_board("Board C", moderators=[w.mod_a])
     w.thread = make_thread(w.board_a, w.author, title="Welding pathway funding")
-    w.replies = [make_reply(w.thread, m, f"Reply {i} body") for i, m in
-                 enumerate([w.member, w.author, w.member, w.author], start=1)]
+    w.replies = [
+        make_reply(w.thread, m, f"Reply {i} body")
+        for i, m in enumerate([w.member, w.author, w.member, w.author], start=1)
+    ]
     w.thread.refresh_from_db()
     w.other_thread = make_thread(w.board_a, w.member, title="Other thread in board A")
     return w
@@ -74,8 +76,9 @@ def assert_counts_exact(*boards: Board) -> None:
     """Counters match a recount from the rows (the invariant every action keeps)."""
     for board in boards:
         board.refresh_from_db()
-        listed = Thread.objects.filter(board=board, is_hidden=False, is_deleted=False,
-                                       merged_into__isnull=True)
+        listed = Thread.objects.filter(
+            board=board, is_hidden=False, is_deleted=False, merged_into__isnull=True
+        )
         assert board.thread_count == listed.count()
         assert board.post_count == Post.objects.filter(thread__in=listed).count()
         for thread in Thread.objects.filter(board=board, merged_into__isnull=True):
@@ -337,8 +340,9 @@ def test_split_thread_refuses_first_post_and_foreign_posts():
         moderation.split_thread(w.mod_a, w.thread, post_ids=[first.pk], title="Nope nope")
     foreign = w.other_thread.posts.get(number=1)
     with pytest.raises(ValidationError, match="not in this thread"):
-        moderation.split_thread(w.mod_a, w.thread, post_ids=[foreign.pk, w.replies[0].pk],
-                                title="Nope nope")
+        moderation.split_thread(
+            w.mod_a, w.thread, post_ids=[foreign.pk, w.replies[0].pk], title="Nope nope"
+        )
     with pytest.raises(ValidationError, match="at least one"):
         moderation.split_thread(w.mod_a, w.thread, post_ids=[], title="Nope nope")
 
@@ -575,8 +579,9 @@ def test_resolve_report_edit_edits_and_closes():
     w = make_world()
     post = w.replies[1]
     moderation.report_post(w.member, post, reason="spam")
-    moderation.resolve_report(w.mod_a, post, resolution="edit", body="Link removed",
-                              reason="Spam link")
+    moderation.resolve_report(
+        w.mod_a, post, resolution="edit", body="Link removed", reason="Spam link"
+    )
     assert refreshed(post).body == "Link removed"
     assert Report.objects.get().resolved_by_id == w.mod_a.pk
 
@@ -602,8 +607,9 @@ def test_suspend_member_refuses_posting_with_reason_and_disconnects(
 ):
     w = make_world()
     calls = []
-    monkeypatch.setattr("realtime.publish.disconnect_member",
-                        lambda user_id, **kw: calls.append((user_id, kw)))
+    monkeypatch.setattr(
+        "realtime.publish.disconnect_member", lambda user_id, **kw: calls.append((user_id, kw))
+    )
     until = timezone.now() + timedelta(days=7)
     with django_capture_on_commit_callbacks(execute=True):
         moderation.suspend_member(w.mod_a, w.member, until=until, reason="Repeated spam")
@@ -630,8 +636,9 @@ def test_suspend_member_indefinitely_uses_far_future():
 def test_suspend_member_refuses_past_date_self_and_staff():
     w = make_world()
     with pytest.raises(ValidationError, match="future"):
-        moderation.suspend_member(w.mod_a, w.member, until=timezone.now() - timedelta(days=1),
-                                  reason="x")
+        moderation.suspend_member(
+            w.mod_a, w.member, until=timezone.now() - timedelta(days=1), reason="x"
+        )
     with pytest.raises(permissions.Refused, match="yourself"):
         moderation.suspend_member(w.mod_a, w.mod_a, until=None, reason="x")
     with pytest.raises(permissions.Refused, match="staff"):
@@ -683,29 +690,43 @@ SOON = timedelta(days=3)
 # Every undoable action, applied from a neutral state (some first need a prior action).
 UNDO_CASES = {
     "pin_thread": lambda w: moderation.pin_thread(w.mod_a, w.thread),
-    "unpin_thread": lambda w: (moderation.pin_thread(w.staff, w.thread),
-                               moderation.unpin_thread(w.mod_a, w.thread)),
+    "unpin_thread": lambda w: (
+        moderation.pin_thread(w.staff, w.thread),
+        moderation.unpin_thread(w.mod_a, w.thread),
+    ),
     "lock_thread": lambda w: moderation.lock_thread(w.mod_a, w.thread),
-    "unlock_thread": lambda w: (moderation.lock_thread(w.staff, w.thread),
-                                moderation.unlock_thread(w.mod_a, w.thread)),
+    "unlock_thread": lambda w: (
+        moderation.lock_thread(w.staff, w.thread),
+        moderation.unlock_thread(w.mod_a, w.thread),
+    ),
     "hide_thread": lambda w: moderation.hide_thread(w.mod_a, w.thread, reason="r"),
-    "restore_thread": lambda w: (moderation.hide_thread(w.staff, w.thread, reason="r"),
-                                 moderation.restore_thread(w.mod_a, w.thread)),
+    "restore_thread": lambda w: (
+        moderation.hide_thread(w.staff, w.thread, reason="r"),
+        moderation.restore_thread(w.mod_a, w.thread),
+    ),
     "delete_thread": lambda w: moderation.delete_thread(w.mod_a, w.thread),
-    "restore_deleted_thread": lambda w: (moderation.delete_thread(w.staff, w.thread),
-                                         moderation.restore_deleted_thread(w.mod_a, w.thread)),
+    "restore_deleted_thread": lambda w: (
+        moderation.delete_thread(w.staff, w.thread),
+        moderation.restore_deleted_thread(w.mod_a, w.thread),
+    ),
     "move_thread": lambda w: moderation.move_thread(w.mod_a, w.thread, board=w.board_c),
     "rename_thread": lambda w: moderation.rename_thread(w.mod_a, w.thread, title="Renamed one"),
     "hide_post": lambda w: moderation.hide_post(w.mod_a, w.replies[1], reason="r"),
-    "auto_hide_post": lambda w: [moderation.report_post(r, w.replies[1], reason="spam")
-                                 for r in established(3)],
-    "restore_post": lambda w: (moderation.hide_post(w.staff, w.replies[1], reason="r"),
-                               moderation.restore_post(w.mod_a, w.replies[1])),
+    "auto_hide_post": lambda w: [
+        moderation.report_post(r, w.replies[1], reason="spam") for r in established(3)
+    ],
+    "restore_post": lambda w: (
+        moderation.hide_post(w.staff, w.replies[1], reason="r"),
+        moderation.restore_post(w.mod_a, w.replies[1]),
+    ),
     "delete_post": lambda w: moderation.delete_post(w.mod_a, w.replies[1]),
-    "restore_deleted_post": lambda w: (moderation.delete_post(w.staff, w.replies[1]),
-                                       moderation.restore_deleted_post(w.mod_a, w.replies[1])),
-    "suspend_member": lambda w: moderation.suspend_member(w.mod_a, w.member, until=None,
-                                                          reason="r"),
+    "restore_deleted_post": lambda w: (
+        moderation.delete_post(w.staff, w.replies[1]),
+        moderation.restore_deleted_post(w.mod_a, w.replies[1]),
+    ),
+    "suspend_member": lambda w: moderation.suspend_member(
+        w.mod_a, w.member, until=None, reason="r"
+    ),
     "lift_suspension": lambda w: (
         moderation.suspend_member(w.staff, w.member, until=timezone.now() + SOON, reason="r"),
         moderation.lift_suspension(w.mod_a, w.member),

@@ -94,57 +94,126 @@ def _deleted_post(w: Any) -> None:
 MATRIX: dict[str, Case] = {
     "queue": Case("get", lambda w: reverse("moderation:queue"), MEMBER_TOOL, logs=False),
     "log": Case("get", lambda w: reverse("moderation:log"), MEMBER_TOOL, logs=False),
-    "undo": Case("post", lambda w: reverse("moderation:undo", args=[w.entry.pk]), BOARD_TOOL,
-                 prepare=_log_entry),
-    "resolve": Case("post", post_url("resolve"), BOARD_TOOL,
-                    data=lambda w: {"resolution": "dismiss"}, prepare=_report),
-    "member": Case("get", member_url("member"), MEMBER_TOOL, logs=False),
-    "member_suspend": Case("post", member_url("member_suspend"), MEMBER_TOOL,
-                           data=lambda w: {"indefinitely": "on", "reason": "Spam"}),
-    "member_silence": Case("post", member_url("member_silence"), MEMBER_TOOL,
-                           data=lambda w: {"until": "2099-01-01", "reason": "Cool down"}),
-    "member_lift_suspension": Case("post", member_url("member_lift_suspension"), MEMBER_TOOL,
-                                   prepare=lambda w: moderation.suspend_member(
-                                       w.staff, w.target, until=None, reason="r")),
-    "member_lift_silence": Case("post", member_url("member_lift_silence"), MEMBER_TOOL,
-                                prepare=lambda w: moderation.silence_member(
-                                    w.staff, w.target, until=_soon(), reason="r")),
-    "report": Case(
-        "post", post_url("report"),
-        {"anonymous": LOGIN, "member": OK, "other_moderator": OK, "board_moderator": OK,
-         "staff": OK},
-        data=lambda w: {"reason": "spam"}, logs=False,
+    "undo": Case(
+        "post",
+        lambda w: reverse("moderation:undo", args=[w.entry.pk]),
+        BOARD_TOOL,
+        prepare=_log_entry,
     ),
-    "post_edit": Case("post", post_url("post_edit"), BOARD_TOOL,
-                      data=lambda w: {"body": "Edited by a moderator", "reason": "Tidy"}),
-    "post_hide": Case("post", post_url("post_hide"), BOARD_TOOL,
-                      data=lambda w: {"reason": "Off topic"}),
+    "resolve": Case(
+        "post",
+        post_url("resolve"),
+        BOARD_TOOL,
+        data=lambda w: {"resolution": "dismiss"},
+        prepare=_report,
+    ),
+    "member": Case("get", member_url("member"), MEMBER_TOOL, logs=False),
+    "member_suspend": Case(
+        "post",
+        member_url("member_suspend"),
+        MEMBER_TOOL,
+        data=lambda w: {"indefinitely": "on", "reason": "Spam"},
+    ),
+    "member_silence": Case(
+        "post",
+        member_url("member_silence"),
+        MEMBER_TOOL,
+        data=lambda w: {"until": "2099-01-01", "reason": "Cool down"},
+    ),
+    "member_lift_suspension": Case(
+        "post",
+        member_url("member_lift_suspension"),
+        MEMBER_TOOL,
+        prepare=lambda w: moderation.suspend_member(w.staff, w.target, until=None, reason="r"),
+    ),
+    "member_lift_silence": Case(
+        "post",
+        member_url("member_lift_silence"),
+        MEMBER_TOOL,
+        prepare=lambda w: moderation.silence_member(w.staff, w.target, until=_soon(), reason="r"),
+    ),
+    "report": Case(
+        "post",
+        post_url("report"),
+        {
+            "anonymous": LOGIN,
+            "member": OK,
+            "other_moderator": OK,
+            "board_moderator": OK,
+            "staff": OK,
+        },
+        data=lambda w: {"reason": "spam"},
+        logs=False,
+    ),
+    "post_edit": Case(
+        "post",
+        post_url("post_edit"),
+        BOARD_TOOL,
+        data=lambda w: {"body": "Edited by a moderator", "reason": "Tidy"},
+    ),
+    "post_hide": Case(
+        "post", post_url("post_hide"), BOARD_TOOL, data=lambda w: {"reason": "Off topic"}
+    ),
     "post_restore": Case("post", post_url("post_restore"), BOARD_TOOL, prepare=_hidden_post),
     "post_delete": Case("post", post_url("post_delete"), BOARD_TOOL),
     "post_undelete": Case("post", post_url("post_undelete"), BOARD_TOOL, prepare=_deleted_post),
     "thread_pin": Case("post", thread_url("thread_pin"), BOARD_TOOL),
-    "thread_unpin": Case("post", thread_url("thread_unpin"), BOARD_TOOL,
-                         prepare=lambda w: moderation.pin_thread(w.staff, w.thread)),
+    "thread_unpin": Case(
+        "post",
+        thread_url("thread_unpin"),
+        BOARD_TOOL,
+        prepare=lambda w: moderation.pin_thread(w.staff, w.thread),
+    ),
     "thread_lock": Case("post", thread_url("thread_lock"), BOARD_TOOL),
-    "thread_unlock": Case("post", thread_url("thread_unlock"), BOARD_TOOL,
-                          prepare=lambda w: moderation.lock_thread(w.staff, w.thread)),
-    "thread_hide": Case("post", thread_url("thread_hide"), BOARD_TOOL,
-                        data=lambda w: {"reason": "Review"}),
-    "thread_restore": Case("post", thread_url("thread_restore"), BOARD_TOOL_UNSEEN,
-                           prepare=lambda w: moderation.hide_thread(w.staff, w.thread, reason="r")),
+    "thread_unlock": Case(
+        "post",
+        thread_url("thread_unlock"),
+        BOARD_TOOL,
+        prepare=lambda w: moderation.lock_thread(w.staff, w.thread),
+    ),
+    "thread_hide": Case(
+        "post", thread_url("thread_hide"), BOARD_TOOL, data=lambda w: {"reason": "Review"}
+    ),
+    "thread_restore": Case(
+        "post",
+        thread_url("thread_restore"),
+        BOARD_TOOL_UNSEEN,
+        prepare=lambda w: moderation.hide_thread(w.staff, w.thread, reason="r"),
+    ),
     "thread_delete": Case("post", thread_url("thread_delete"), BOARD_TOOL),
-    "thread_undelete": Case("post", thread_url("thread_undelete"), BOARD_TOOL_UNSEEN,
-                            prepare=lambda w: moderation.delete_thread(w.staff, w.thread)),
-    "thread_rename": Case("post", thread_url("thread_rename"), BOARD_TOOL,
-                          data=lambda w: {"title": "A better title for this"}),
-    "thread_move": Case("post", thread_url("thread_move"), BOARD_TOOL,
-                        data=lambda w: {"board": str(w.board_c.pk)}),
-    "thread_split": Case("post", thread_url("thread_split"), BOARD_TOOL,
-                         data=lambda w: {"posts": [str(w.replies[1].pk)], "title": "Split off"}),
-    "thread_merge": Case("post", thread_url("thread_merge"), BOARD_TOOL,
-                         data=lambda w: {"target": str(w.other_thread.pk)}),
-    "thread_purge": Case("post", thread_url("thread_purge"), STAFF_TOOL,
-                         data=lambda w: {"confirm_title": w.thread.title}),
+    "thread_undelete": Case(
+        "post",
+        thread_url("thread_undelete"),
+        BOARD_TOOL_UNSEEN,
+        prepare=lambda w: moderation.delete_thread(w.staff, w.thread),
+    ),
+    "thread_rename": Case(
+        "post",
+        thread_url("thread_rename"),
+        BOARD_TOOL,
+        data=lambda w: {"title": "A better title for this"},
+    ),
+    "thread_move": Case(
+        "post", thread_url("thread_move"), BOARD_TOOL, data=lambda w: {"board": str(w.board_c.pk)}
+    ),
+    "thread_split": Case(
+        "post",
+        thread_url("thread_split"),
+        BOARD_TOOL,
+        data=lambda w: {"posts": [str(w.replies[1].pk)], "title": "Split off"},
+    ),
+    "thread_merge": Case(
+        "post",
+        thread_url("thread_merge"),
+        BOARD_TOOL,
+        data=lambda w: {"target": str(w.other_thread.pk)},
+    ),
+    "thread_purge": Case(
+        "post",
+        thread_url("thread_purge"),
+        STAFF_TOOL,
+        data=lambda w: {"confirm_title": w.thread.title},
+    ),
 }
 
 
@@ -208,8 +277,12 @@ def test_moderation_url_access(name: str, role: str):
     url = case.url(w)
     response = getattr(client, case.method)(url, case.data(w))
     expected = case.expect[role]
-    assert _outcome(response) == expected, (name, role, response.status_code,
-                                            response.get("Location"))
+    assert _outcome(response) == expected, (
+        name,
+        role,
+        response.status_code,
+        response.get("Location"),
+    )
     if case.method == "post":
         if expected == OK and case.logs:
             assert ModerationAction.objects.count() > logged, "allowed action left no log entry"
@@ -221,10 +294,13 @@ def test_moderation_url_access(name: str, role: str):
 # Things a viewer cannot even see answer 404 (no existence oracle): every thread/post URL on a
 # hidden thread, for a member and for another board's moderator.
 THREAD_OR_POST = [
-    n for n in moderation_url_names()
-    if {"thread_id", "post_id"} & set(
-        next(p for p in get_resolver().namespace_dict["moderation"][1].url_patterns
-             if p.name == n).pattern.converters
+    n
+    for n in moderation_url_names()
+    if {"thread_id", "post_id"}
+    & set(
+        next(
+            p for p in get_resolver().namespace_dict["moderation"][1].url_patterns if p.name == n
+        ).pattern.converters
     )
 ]
 

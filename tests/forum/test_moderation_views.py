@@ -180,8 +180,9 @@ def test_lock_via_form_shows_locked_notice_to_members():
 
 def test_hide_post_form_without_reason_keeps_page_and_explains():
     w = make_world()
-    response = client_for(w.mod_a).post(reverse("moderation:post_hide", args=[w.replies[1].pk]),
-                                        {"reason": ""})
+    response = client_for(w.mod_a).post(
+        reverse("moderation:post_hide", args=[w.replies[1].pk]), {"reason": ""}
+    )
     assert response.status_code == 400
     assert "Give a reason" in response.content.decode()
     assert refreshed(w.replies[1]).is_visible
@@ -189,9 +190,11 @@ def test_hide_post_form_without_reason_keeps_page_and_explains():
 
 def test_move_page_lists_only_moderated_boards():
     w = make_world()
-    html = client_for(w.mod_a).get(
-        reverse("moderation:thread_move", args=[w.thread.pk])
-    ).content.decode()
+    html = (
+        client_for(w.mod_a)
+        .get(reverse("moderation:thread_move", args=[w.thread.pk]))
+        .content.decode()
+    )
     assert "Board C" in html and "Board B" not in html
 
 
@@ -209,8 +212,9 @@ def test_merge_with_bad_target_keeps_form_with_message():
 def test_merge_view_accepts_thread_address():
     w = make_world()
     url = reverse("moderation:thread_merge", args=[w.other_thread.pk])
-    response = client_for(w.mod_a).post(url, {"target": "https://x.example" +
-                                              w.thread.get_absolute_url()})
+    response = client_for(w.mod_a).post(
+        url, {"target": "https://x.example" + w.thread.get_absolute_url()}
+    )
     assert response.status_code == 302
     assert refreshed(w.other_thread).merged_into_id == w.thread.pk
 
@@ -243,9 +247,11 @@ def test_member_page_shows_posts_reports_and_history():
     moderation.hide_post(w.mod_a, w.replies[1], reason="Rude")
     moderation.report_post(w.member, w.replies[3], reason="spam")
     moderation.report_post(w.author, w.other_thread.posts.get(number=1), reason="off_topic")
-    html = client_for(w.mod_a).get(
-        reverse("moderation:member", args=[w.author.username])
-    ).content.decode()
+    html = (
+        client_for(w.mod_a)
+        .get(reverse("moderation:member", args=[w.author.username]))
+        .content.decode()
+    )
     assert "Reply 2 body" in html and "Hidden" in html  # hidden post listed, marked
     assert "Reports on their posts" in html and "Spam by" in html
     assert "Off-topic on" in html  # a report they made

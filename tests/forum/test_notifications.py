@@ -171,8 +171,7 @@ def test_notify_reply_muted_thread_suppresses_everything(thread, member, other_m
     actions.set_thread_watch(member, thread, WatchLevel.MUTED)
     first = thread.posts.get(number=1)
     make_reply(thread, other_member, f"> [@maria wrote](/p/{first.pk}/):\n> x\n\n@maria hi")
-    notifications.notify_moderation(member, make_staff("mod"), "locked your thread",
-                                    thread=thread)
+    notifications.notify_moderation(member, make_staff("mod"), "locked your thread", thread=thread)
     assert not Notification.objects.filter(recipient=member).exists()
 
 
@@ -283,8 +282,9 @@ def test_notify_edit_does_not_mention_member_already_told_of_post(thread, member
 
 def test_notify_reply_private_board_mention_of_outsider_sends_nothing(db):
     insider, outsider = make_member("insider"), make_member("outsider")
-    board = make_board("Staff room", visibility=Visibility.GROUPS,
-                       groups=[make_group("Council", insider)])
+    board = make_board(
+        "Staff room", visibility=Visibility.GROUPS, groups=[make_group("Council", insider)]
+    )
     thread = make_thread(board, insider, body="Secret plans, @outsider")
     make_reply(thread, insider, "More secrets @outsider")
     actions.set_board_watch(insider, board, WatchLevel.NORMAL)
@@ -541,8 +541,11 @@ def test_inbox_query_count_is_flat(board, member):
 def test_inbox_paginates(board, member):
     for i in range(35):
         Notification.objects.create(
-            recipient=member, kind=K.MEMBERSHIP, text=f"Item {i:02d}",
-            created_at="2026-01-01T00:00Z", updated_at=f"2026-01-01T00:{i:02d}Z",
+            recipient=member,
+            kind=K.MEMBERSHIP,
+            text=f"Item {i:02d}",
+            created_at="2026-01-01T00:00Z",
+            updated_at=f"2026-01-01T00:{i:02d}Z",
         )
     page2 = client_for(member).get(reverse("notifications:inbox") + "?page=2")
     assert b"Item 04" in page2.content and b"Item 34" not in page2.content

@@ -65,17 +65,24 @@ def build_thread(board: Board, author, repliers: list, n_posts: int) -> Thread:
     start = timezone.now()
     posts = [
         Post(
-            thread=thread, number=i, author=repliers[i % len(repliers)],
-            body=f"Reply {i} with **bold**", html=f"<p>Reply {i} with <strong>bold</strong></p>",
-            render_version=RENDER_VERSION, created_at=start + timedelta(seconds=i),
+            thread=thread,
+            number=i,
+            author=repliers[i % len(repliers)],
+            body=f"Reply {i} with **bold**",
+            html=f"<p>Reply {i} with <strong>bold</strong></p>",
+            render_version=RENDER_VERSION,
+            created_at=start + timedelta(seconds=i),
         )
         for i in range(2, n_posts + 1)
     ]
     Post.objects.bulk_create(posts, batch_size=500)
     last = Post.objects.get(thread=thread, number=n_posts)
     Thread.objects.filter(pk=thread.pk).update(
-        post_count=n_posts, reply_count=n_posts - 1, last_post=last,
-        last_post_at=last.created_at, last_poster=last.author,
+        post_count=n_posts,
+        reply_count=n_posts - 1,
+        last_post=last,
+        last_post_at=last.created_at,
+        last_poster=last.author,
     )
     Board.objects.filter(pk=board.pk).update(
         post_count=board.post_count + n_posts - 1, last_post=last, last_post_at=last.created_at
@@ -90,9 +97,14 @@ def build_threads(board: Board, authors: list, n: int) -> None:
     threads = Thread.objects.bulk_create(
         [
             Thread(
-                board=board, title=f"Bulk thread {i}", slug=f"bulk-thread-{i}",
-                author=authors[i % len(authors)], created_at=now, last_post_at=now,
-                last_poster=authors[(i + 1) % len(authors)], post_count=1,
+                board=board,
+                title=f"Bulk thread {i}",
+                slug=f"bulk-thread-{i}",
+                author=authors[i % len(authors)],
+                created_at=now,
+                last_post_at=now,
+                last_poster=authors[(i + 1) % len(authors)],
+                post_count=1,
                 is_pinned=(i % 17 == 0),
             )
             for i in range(n)
@@ -100,8 +112,15 @@ def build_threads(board: Board, authors: list, n: int) -> None:
     )
     Post.objects.bulk_create(
         [
-            Post(thread=t, number=1, author=t.author, body="x", html="<p>x</p>",
-                 render_version=RENDER_VERSION, created_at=now)
+            Post(
+                thread=t,
+                number=1,
+                author=t.author,
+                body="x",
+                html="<p>x</p>",
+                render_version=RENDER_VERSION,
+                created_at=now,
+            )
             for t in threads
         ]
     )
@@ -178,8 +197,9 @@ def test_thread_page_query_count_is_flat_from_25_to_2000_posts(people):
 
     big = build_thread(board, author, repliers, 2000)
     assert big.post_count == 2000 and big.reply_count == 1999
-    numbers = list(Post.objects.filter(thread=big).order_by("number").values_list("number",
-                                                                                  flat=True))
+    numbers = list(
+        Post.objects.filter(thread=big).order_by("number").values_list("number", flat=True)
+    )
     assert numbers == list(range(1, 2001))
     first_and_last = list(Post.objects.filter(thread=big, number__lte=20)) + list(
         Post.objects.filter(thread=big, number__gt=1980)
@@ -212,15 +232,19 @@ def test_profile_page_query_count_is_flat(people):
     make_thread(board, author)
     clients = _clients(reader)
     url = f"/u/{author.username}/"
-    small = {"anon": _count(clients["anon"], url, expect=302),
-             "member": _count(clients["member"], url)}
+    small = {
+        "anon": _count(clients["anon"], url, expect=302),
+        "member": _count(clients["member"], url),
+    }
     for _ in range(5):
         build_thread(board, author, [author], 40)
     hidden_board = make_board(visibility="groups", groups=[make_group("Board room", author)])
     forget_cached_permissions(author)
     build_thread(hidden_board, author, [author], 40)
-    large = {"anon": _count(clients["anon"], url, expect=302),
-             "member": _count(clients["member"], url)}
+    large = {
+        "anon": _count(clients["anon"], url, expect=302),
+        "member": _count(clients["member"], url),
+    }
     assert small == large
     for who, n in large.items():
         assert n <= CEILING["profile"][who], (who, n)

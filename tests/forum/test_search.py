@@ -43,11 +43,16 @@ class TagCollector(HTMLParser):
 
 def test_search_posts_ranks_title_match_above_body_match(board, member):
     body_hit = make_thread(
-        board, member, title="Meeting notes from spring",
+        board,
+        member,
+        title="Meeting notes from spring",
         body="We talked about the apprenticeship pilot at length.",
     )
     title_hit = make_thread(
-        board, member, title="Apprenticeship pilot for welding", body="Details to follow soon.",
+        board,
+        member,
+        title="Apprenticeship pilot for welding",
+        body="Details to follow soon.",
     )
     response = do_search(q="apprenticeship")
     first_posts = [title_hit.posts.get(number=1).pk, body_hit.posts.get(number=1).pk]
@@ -62,8 +67,12 @@ def test_search_posts_ranks_reply_with_term_below_title(board, member, other_mem
 
 
 def test_search_snippet_highlights_matching_words(board, member):
-    make_thread(board, member, title="Funding question",
-                body="How do we report Perkins spending for the advisory committee?")
+    make_thread(
+        board,
+        member,
+        title="Funding question",
+        body="How do we report Perkins spending for the advisory committee?",
+    )
     response = do_search(q="perkins")
     hit = response.context["results"].hits[0]
     assert "<mark>Perkins</mark>" in hit.snippet_html
@@ -116,9 +125,10 @@ def test_search_unknown_or_forbidden_board_answers_like_no_results(member, other
     forbidden = do_search(other_member, q="quokka", board=private.slug)
     unknown = do_search(other_member, q="quokka", board="no-such-board")
     assert hit_ids(forbidden) == hit_ids(unknown) == []
+
     def main(response, slug: str) -> str:
         page = response.content.decode()
-        return page[page.index("<main"):page.index("</main>")].replace(slug, "X")
+        return page[page.index("<main") : page.index("</main>")].replace(slug, "X")
 
     assert main(forbidden, private.slug) == main(unknown, "no-such-board")
     assert b"Secret" not in forbidden.content
@@ -257,8 +267,12 @@ def test_rebuild_search_index_command_restores_index(board, member, other_member
     actions.delete_own_post(other_member, gone)
     # Posts written behind the actions' back (e.g. a bulk import) are not indexed until rebuilt.
     imported = Post.objects.create(
-        thread=thread, number=9, author=member, body="Pangolin import.",
-        html="<p>Pangolin import.</p>", created_at=timezone.now(),
+        thread=thread,
+        number=9,
+        author=member,
+        body="Pangolin import.",
+        html="<p>Pangolin import.</p>",
+        created_at=timezone.now(),
     )
     with connection.cursor() as cursor:
         table = "forum_postsearch" if search.is_postgres() else "forum_postsearch_fts"

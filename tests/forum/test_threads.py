@@ -202,13 +202,20 @@ def test_react_json_returns_counts_mine_and_who(member, other_member, thread):
     )
     assert response.status_code == 200
     assert response.json() == {
-        "counts": {"like": 2}, "mine": True, "kind": "like", "names": ["Ana Ruiz", "James"],
+        "counts": {"like": 2},
+        "mine": True,
+        "kind": "like",
+        "names": ["Ana Ruiz", "James"],
     }
     undo = client_for(other_member).post(
         f"/p/{post.pk}/react/", {"kind": "like", "undo": "1"}, HTTP_ACCEPT="application/json"
     )
-    assert undo.json() == {"counts": {"like": 1}, "mine": False, "kind": "like",
-                           "names": ["Ana Ruiz"]}
+    assert undo.json() == {
+        "counts": {"like": 1},
+        "mine": False,
+        "kind": "like",
+        "names": ["Ana Ruiz"],
+    }
 
 
 @pytest.mark.django_db

@@ -92,7 +92,7 @@ class Socket:
                 frame = await self.next(timeout)
                 if frame["type"] not in ignore:
                     raise AssertionError(f"unexpected frame {frame}")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
 
     async def subscribe(self, stream: str, **extra: Any) -> dict:
@@ -106,8 +106,13 @@ class Socket:
         await self.communicator.disconnect()
 
 
-async def connect(user: Any = None, *, origin: str | None = ORIGIN, path: str = "/ws/",
-                  headers: list | None = None) -> tuple[bool, Socket | int]:
+async def connect(
+    user: Any = None,
+    *,
+    origin: str | None = ORIGIN,
+    path: str = "/ws/",
+    headers: list | None = None,
+) -> tuple[bool, Socket | int]:
     hdrs = list(headers or [])
     if origin is not None:
         hdrs.append((b"origin", origin.encode()))

@@ -34,8 +34,11 @@ def test_receive_unknown_type_answers_unknown_type():
         sock = await open_socket()
         await sock.send({"type": "group_add", "group": "s.thread.1"})
         frame = await sock.next()
-        assert frame == {"type": "error", "code": "unknown_type",
-                         "message": "Unknown message type."}
+        assert frame == {
+            "type": "error",
+            "code": "unknown_type",
+            "message": "Unknown message type.",
+        }
         await sock.close()
 
     run(main)
@@ -164,8 +167,14 @@ def test_handler_exception_answers_server_error_and_socket_survives(monkeypatch)
 
 @pytest.mark.parametrize(
     "origin",
-    [None, "null", "http://evil.example.com", "http://testserver.evil.example.com",
-     "file://", "http://testserver/path"],
+    [
+        None,
+        "null",
+        "http://evil.example.com",
+        "http://testserver.evil.example.com",
+        "file://",
+        "http://testserver/path",
+    ],
 )
 def test_connect_refuses_bad_origin(origin):
     async def main():

@@ -16,7 +16,7 @@ from realtime import consumers
 from realtime.models import StreamEvent
 from realtime.publish import disconnect_member
 from tests.conftest import make_board, make_group, make_member, make_reply, make_staff, make_thread
-from tests.realtime.conftest import connect, db, open_socket, run
+from tests.realtime.conftest import db, open_socket, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,8 +138,12 @@ def test_subscribe_stream_name_is_rebuilt_from_id():
     async def main():
         sock = await open_socket()
         frame = await sock.subscribe(f"thread:000{thread.pk}")
-        assert frame == {"type": "subscribed", "stream": f"thread:{thread.pk}",
-                         "last_id": frame["last_id"], "typing": False}
+        assert frame == {
+            "type": "subscribed",
+            "stream": f"thread:{thread.pk}",
+            "last_id": frame["last_id"],
+            "typing": False,
+        }
         for bad in ("s.thread.1", "thread:1;x", "thread:-1", "user:1", "thread:all", 5, None):
             refused = await sock.subscribe(bad)
             assert refused["type"] == "error" and refused["code"] == "not_found", bad
@@ -237,8 +241,7 @@ def test_socket_closed_mid_burst_resumes_without_loss_or_duplicate():
         await sock.close()  # in the middle of the burst
         await asyncio.sleep(0.05)
         sock = await open_socket()
-        await sock.send({"type": "subscribe", "stream": stream,
-                         "last_id": received[-1]["id"]})
+        await sock.send({"type": "subscribe", "stream": stream, "last_id": received[-1]["id"]})
         await writer
         while len([e for e in received if e["event"] == "post.created"]) < total:
             received.append(await sock.expect("event", timeout=5))
@@ -269,8 +272,12 @@ def test_thread_hidden_unsubscribes_members_but_not_moderators():
         await mod_sock.subscribe(stream)
         await db(moderation.hide_thread)(moderator, thread, reason="Off-topic spam")
         closed = await reader_sock.expect("error")
-        assert closed == {"type": "error", "code": "stream_closed", "stream": stream,
-                          "message": closed["message"]}
+        assert closed == {
+            "type": "error",
+            "code": "stream_closed",
+            "stream": stream,
+            "message": closed["message"],
+        }
         changed = await mod_sock.expect("event", event="thread.changed")
         assert changed["data"]["is_hidden"] is True
         await db(make_reply)(thread, moderator, "Still here, moderators only")

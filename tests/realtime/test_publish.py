@@ -36,8 +36,9 @@ def world():
 
 ACTIONS = {
     "create_thread": (
-        lambda w: actions.create_thread(w["author"], w["board"], title="Dual enrollment",
-                                        body="Who runs it?"),
+        lambda w: actions.create_thread(
+            w["author"], w["board"], title="Dual enrollment", body="Who runs it?"
+        ),
         {"thread.created"},
     ),
     "reply_to_thread": (

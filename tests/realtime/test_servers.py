@@ -21,7 +21,7 @@ def test_start_servers_serves_test_database(transactional_db):
         with urllib.request.urlopen(request, timeout=10) as response:
             page = response.read().decode()
         assert "Welding and Fabrication" in page
-        assert 'data-user-id="%d"' % member.pk in page
+        assert f'data-user-id="{member.pk}"' in page
         with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
             assert json.loads(response.read())["database"] == "ok"
     assert server.process.poll() is not None

@@ -65,8 +65,7 @@ def test_record_login_success_resets_account_count_not_address(limits_on, clock)
     assert _sign_in(Client(), "forgetful", PASSWORD, REMOTE_ADDR="10.2.2.2").status_code == 302
     for _ in range(4):  # four more mistakes are allowed again
         _sign_in(client, "forgetful", "wrong", REMOTE_ADDR="10.2.2.2")
-    assert _sign_in(Client(), member.username, PASSWORD,
-                    REMOTE_ADDR="10.2.2.2").status_code == 302
+    assert _sign_in(Client(), member.username, PASSWORD, REMOTE_ADDR="10.2.2.2").status_code == 302
 
 
 def test_check_login_throttle_unknown_name_counts_like_real_one(limits_on, clock):
@@ -99,9 +98,14 @@ def test_login_form_keeps_username_when_throttled(limits_on, clock):
 
 def _signup_data(n: int) -> dict:
     return {
-        "username": f"newcomer{n}", "email": f"newcomer{n}@example.org",
-        "display_name": f"New Comer {n}", "organisation": "Valley ROP", "member_type": "teacher",
-        "region": "", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD,
+        "username": f"newcomer{n}",
+        "email": f"newcomer{n}@example.org",
+        "display_name": f"New Comer {n}",
+        "organisation": "Valley ROP",
+        "member_type": "teacher",
+        "region": "",
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
     }
 
 
@@ -161,9 +165,14 @@ def test_password_change_ends_other_sessions():
     laptop, phone = Client(), Client()
     assert _sign_in(laptop, member.username, PASSWORD).status_code == 302
     assert _sign_in(phone, member.username, PASSWORD).status_code == 302
-    response = laptop.post("/accounts/password/change/", {
-        "old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD,
-    })
+    response = laptop.post(
+        "/accounts/password/change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     assert laptop.get("/settings/profile/").status_code == 200  # this session goes on
     assert phone.get("/settings/profile/").status_code == 302  # the other one is signed out
@@ -183,8 +192,9 @@ def test_password_reset_ends_every_session():
     response = browser.get(f"/accounts/password/reset/{uid}/{token}/", follow=True)
     assert response.redirect_chain, (response.status_code, response.content[:500])
     form_url = response.redirect_chain[-1][0]
-    response = browser.post(form_url, {"new_password1": NEW_PASSWORD,
-                                       "new_password2": NEW_PASSWORD})
+    response = browser.post(
+        form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
     assert response.status_code == 302
     assert phone.get("/settings/profile/").status_code == 302
     member.refresh_from_db()
@@ -194,15 +204,27 @@ def test_password_reset_ends_every_session():
 # ---------------------------------------------------------------- open redirects
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/", "/\\evil.example/", "https:evil.example",
-    "javascript:alert(1)", "\\\\evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "\\\\evil.example",
+    ],
+)
 def test_login_next_never_redirects_off_site(target):
     member = make_member()
-    response = Client().post(f"{LOGIN}?next={target}", {
-        "username": member.username, "password": PASSWORD, "next": target,
-    })
+    response = Client().post(
+        f"{LOGIN}?next={target}",
+        {
+            "username": member.username,
+            "password": PASSWORD,
+            "next": target,
+        },
+    )
     assert response.status_code == 302
     location = response["Location"]
     assert location.startswith("/") and not location.startswith("//")
@@ -211,9 +233,14 @@ def test_login_next_never_redirects_off_site(target):
 
 def test_login_next_keeps_on_site_target():
     member = make_member()
-    response = Client().post(f"{LOGIN}?next=/members/", {
-        "username": member.username, "password": PASSWORD, "next": "/members/",
-    })
+    response = Client().post(
+        f"{LOGIN}?next=/members/",
+        {
+            "username": member.username,
+            "password": PASSWORD,
+            "next": "/members/",
+        },
+    )
     assert response["Location"] == "/members/"
 
 
@@ -221,7 +248,8 @@ def test_signup_fails_open_when_cache_down(limits_on, cache_down):
     from django.contrib.auth import get_user_model
 
     for n in range(7):  # over the per-address limit, but the limiter is down
-        response = Client().post("/accounts/signup/", _signup_data(200 + n),
-                                 REMOTE_ADDR="192.0.2.9")
+        response = Client().post(
+            "/accounts/signup/", _signup_data(200 + n), REMOTE_ADDR="192.0.2.9"
+        )
         assert response.status_code == 302
     assert get_user_model().objects.filter(username__startswith="newcomer20").count() == 7

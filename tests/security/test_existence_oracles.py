@@ -130,7 +130,8 @@ def routes() -> list[Route]:
 
 def test_every_url_with_a_parameter_is_classified():
     unclassified = [
-        f"{r.name} {r.params}" for r in routes()
+        f"{r.name} {r.params}"
+        for r in routes()
         if r.name not in SKIP and set(EXPECTATIONS.get(r.name, {})) != set(r.params)
     ]
     assert not unclassified, (
@@ -149,8 +150,12 @@ def world(db):
     insider, outsider, staff = make_member("insider7"), make_member("outsider7"), make_staff()
     group = make_group("Insiders", insider)
     board = Board.objects.create(
-        name="Insiders only", slug=PRIVATE_BOARD_SLUG, description="Private",
-        visibility=Visibility.GROUPS, start_rule=PostingRule.GROUPS, reply_rule=PostingRule.GROUPS,
+        name="Insiders only",
+        slug=PRIVATE_BOARD_SLUG,
+        description="Private",
+        visibility=Visibility.GROUPS,
+        start_rule=PostingRule.GROUPS,
+        reply_rule=PostingRule.GROUPS,
         position=50,
     )
     board.visible_groups.set([group])
@@ -158,17 +163,34 @@ def world(db):
     now = timezone.now()
     thread_id, post_id = IDS["thread"][0], IDS["post"][0]
     thread = Thread.objects.create(
-        pk=thread_id, board=board, title=f"Budget plan {SECRET_WORD}", author=insider,
-        created_at=now, last_post_at=now, last_poster=insider, post_count=2, reply_count=1,
+        pk=thread_id,
+        board=board,
+        title=f"Budget plan {SECRET_WORD}",
+        author=insider,
+        created_at=now,
+        last_post_at=now,
+        last_poster=insider,
+        post_count=2,
+        reply_count=1,
     )
     body = f"Our confidential {SECRET_WORD} numbers."
     first = Post.objects.create(
-        pk=post_id, thread=thread, number=1, author=insider, body=body,
-        html=render_post_body(body), created_at=now,
+        pk=post_id,
+        thread=thread,
+        number=1,
+        author=insider,
+        body=body,
+        html=render_post_body(body),
+        created_at=now,
     )
     reply = Post.objects.create(
-        pk=post_id + 10, thread=thread, number=2, author=insider, body="Agreed.",
-        html=render_post_body("Agreed."), created_at=now,
+        pk=post_id + 10,
+        thread=thread,
+        number=2,
+        author=insider,
+        body="Agreed.",
+        html=render_post_body("Agreed."),
+        created_at=now,
     )
     Thread.objects.filter(pk=thread.pk).update(last_post=reply)
     Board.objects.filter(pk=board.pk).update(
@@ -177,23 +199,44 @@ def world(db):
     for post in (first, reply):
         search.index_post(post, thread=thread)
     hidden = get_user_model().objects.create_user(
-        HIDDEN_MEMBER, "ghost@example.org", "x-password-123", id=IDS["member_id"][0],
-        display_name="Ghost Member", is_active=False,
+        HIDDEN_MEMBER,
+        "ghost@example.org",
+        "x-password-123",
+        id=IDS["member_id"][0],
+        display_name="Ghost Member",
+        is_active=False,
         membership_status=MembershipStatus.APPROVED,
     )
     Notification.objects.create(
-        pk=IDS["notification"][0], recipient=insider, kind=NotificationKind.REPLY,
-        actor=staff, thread=thread, post=reply, board=board, created_at=now, updated_at=now,
+        pk=IDS["notification"][0],
+        recipient=insider,
+        kind=NotificationKind.REPLY,
+        actor=staff,
+        thread=thread,
+        post=reply,
+        board=board,
+        created_at=now,
+        updated_at=now,
     )
     ModerationAction.objects.create(
-        pk=IDS["mod_action"][0], actor=staff, action="lock_thread", thread=thread,
-        board=board, reason="private", created_at=now,
+        pk=IDS["mod_action"][0],
+        actor=staff,
+        action="lock_thread",
+        thread=thread,
+        board=board,
+        reason="private",
+        created_at=now,
     )
     public = make_board("Public")
     make_thread(public, insider, title="Open discussion", body="Nothing secret.")
     return {
-        "insider": insider, "outsider": outsider, "staff": staff, "board": board,
-        "thread": thread, "post": first, "hidden": hidden,
+        "insider": insider,
+        "outsider": outsider,
+        "staff": staff,
+        "board": board,
+        "thread": thread,
+        "post": first,
+        "hidden": hidden,
     }
 
 
@@ -327,27 +370,43 @@ def test_inbox_hides_notification_about_thread_viewer_cannot_see(world):
     client.force_login(outsider)
     before = _body(client, "/notifications/")
     Notification.objects.create(
-        recipient=outsider, kind=NotificationKind.MENTION, actor=world["insider"],
-        thread=world["thread"], post=world["post"], board=world["board"],
-        created_at=timezone.now(), updated_at=timezone.now(),
+        recipient=outsider,
+        kind=NotificationKind.MENTION,
+        actor=world["insider"],
+        thread=world["thread"],
+        post=world["post"],
+        board=world["board"],
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
     )
     after = _body(client, "/notifications/")
     assert SECRET_WORD not in after and "Budget plan" not in after
     assert after == before
 
 
-@pytest.mark.parametrize("template", [
-    "See [this](/p/{post}/) and /t/{thread}/",
-    "> [@insider7 wrote](/p/{post}/):\n> something\n\nI agree.",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "See [this](/p/{post}/) and /t/{thread}/",
+        "> [@insider7 wrote](/p/{post}/):\n> something\n\nI agree.",
+    ],
+)
 def test_preview_of_link_to_private_post_answers_like_missing(world, template):
     client = Client()
     client.force_login(world["outsider"])
     (post_p, post_m), (thread_p, thread_m) = IDS["post"], IDS["thread"]
-    private = _body(client, "/markdownx/markdownify/",
-                    {"content": template.format(post=post_p, thread=thread_p)}, "post")
-    missing = _body(client, "/markdownx/markdownify/",
-                    {"content": template.format(post=post_m, thread=thread_m)}, "post")
+    private = _body(
+        client,
+        "/markdownx/markdownify/",
+        {"content": template.format(post=post_p, thread=thread_p)},
+        "post",
+    )
+    missing = _body(
+        client,
+        "/markdownx/markdownify/",
+        {"content": template.format(post=post_m, thread=thread_m)},
+        "post",
+    )
     norm = {str(post_p): "<P>", str(post_m): "<P>", str(thread_p): "<T>", str(thread_m): "<T>"}
     for value, placeholder in norm.items():
         private, missing = private.replace(value, placeholder), missing.replace(value, placeholder)

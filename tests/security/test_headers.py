@@ -144,10 +144,20 @@ def test_rendered_pages_have_no_inline_script_or_style():
     post = make_reply(thread, staff)
     client = client_for(staff)
     urls = [
-        "/", f"/b/{board.slug}/", thread.get_absolute_url(), f"/b/{board.slug}/new/",
-        f"/p/{post.pk}/edit/", f"/p/{post.pk}/history/", "/search/?q=bold", "/notifications/",
-        "/settings/profile/", f"/u/{staff.username}/", "/members/", "/accounts/password/change/",
-        "/mod/", "/t/99999/x/",
+        "/",
+        f"/b/{board.slug}/",
+        thread.get_absolute_url(),
+        f"/b/{board.slug}/new/",
+        f"/p/{post.pk}/edit/",
+        f"/p/{post.pk}/history/",
+        "/search/?q=bold",
+        "/notifications/",
+        "/settings/profile/",
+        f"/u/{staff.username}/",
+        "/members/",
+        "/accounts/password/change/",
+        "/mod/",
+        "/t/99999/x/",
     ]
     seen_editor = False
     for url in urls:
@@ -196,15 +206,20 @@ print(json.dumps({
 
 
 def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "PYTEST_CURRENT_TEST")}
-    env.update({
-        "PRODUCTION": "1",
-        "SECRET_KEY": "p" * 20 + "-a-long-random-production-secret-key-for-tests-0123456789",
-        "ALLOWED_HOSTS": "forum.example.org",
-        "DATA_DIR": str(tmp_path),
-        "STATIC_ROOT": str(tmp_path / "static"),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "PYTEST_CURRENT_TEST")
+    }
+    env.update(
+        {
+            "PRODUCTION": "1",
+            "SECRET_KEY": "p" * 20 + "-a-long-random-production-secret-key-for-tests-0123456789",
+            "ALLOWED_HOSTS": "forum.example.org",
+            "DATA_DIR": str(tmp_path),
+            "STATIC_ROOT": str(tmp_path / "static"),
+        }
+    )
     env.update(extra)
     return env
 
@@ -212,8 +227,12 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_production_sends_hsts_and_secure_cookies(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", PRODUCTION_PROBE], cwd=BASE_DIR, env=_production_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PRODUCTION_PROBE],
+        cwd=BASE_DIR,
+        env=_production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     probe = json.loads(result.stdout.strip().splitlines()[-1])
@@ -237,18 +256,31 @@ SETTINGS_PROBE = (
     "for k in %r}))"
 )
 SECURITY_SETTINGS = [
-    "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-    "SECURE_SSL_REDIRECT", "SECURE_PROXY_SSL_HEADER", "SESSION_COOKIE_SECURE",
-    "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SECURE",
-    "CSRF_COOKIE_SAMESITE", "SECURE_CONTENT_TYPE_NOSNIFF", "SECURE_REFERRER_POLICY",
-    "SECURE_CROSS_ORIGIN_OPENER_POLICY", "DEBUG",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_PROXY_SSL_HEADER",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_COOKIE_SAMESITE",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "SECURE_REFERRER_POLICY",
+    "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+    "DEBUG",
 ]
 
 
 def _production_settings(tmp_path: Path) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", SETTINGS_PROBE % (SECURITY_SETTINGS,)], cwd=BASE_DIR,
-        env=_production_env(tmp_path), capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", SETTINGS_PROBE % (SECURITY_SETTINGS,)],
+        cwd=BASE_DIR,
+        env=_production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -274,8 +306,13 @@ def test_pages_send_hsts_with_production_values(tmp_path, settings):
         setattr(settings, key, prod[key])
     board = make_board()
     thread = make_thread(board, make_member())
-    for url in ("/", f"/b/{board.slug}/", thread.get_absolute_url(), "/accounts/login/",
-                "/t/999999/x/"):
+    for url in (
+        "/",
+        f"/b/{board.slug}/",
+        thread.get_absolute_url(),
+        "/accounts/login/",
+        "/t/999999/x/",
+    ):
         response = client_for().get(url, secure=True)
         assert response["Strict-Transport-Security"].startswith("max-age=31536000"), url
         assert "includeSubDomains" in response["Strict-Transport-Security"]
@@ -284,10 +321,17 @@ def test_pages_send_hsts_with_production_values(tmp_path, settings):
 @pytest.mark.parametrize("hosts", ["*", "forum.example.org,*"])
 def test_production_refuses_wildcard_allowed_hosts(tmp_path, hosts):
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
-                               "'config.settings'; django.setup()"],
-        cwd=BASE_DIR, env=_production_env(tmp_path, ALLOWED_HOSTS=hosts),
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
+            "'config.settings'; django.setup()",
+        ],
+        cwd=BASE_DIR,
+        env=_production_env(tmp_path, ALLOWED_HOSTS=hosts),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must not contain '*'" in result.stderr
@@ -297,9 +341,17 @@ def test_production_refuses_missing_secret_key(tmp_path):
     env = _production_env(tmp_path)
     del env["SECRET_KEY"]
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
-                               "'config.settings'; django.setup()"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
+            "'config.settings'; django.setup()",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

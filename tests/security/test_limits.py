@@ -118,8 +118,11 @@ def test_reply_to_thread_same_text_in_another_thread_refused(
     with django_capture_on_commit_callbacks(execute=True):
         actions.reply_to_thread(spammer, first, body=text)
     with pytest.raises(RateLimited, match="already posted this same text") as refused:
-        actions.reply_to_thread(spammer, second, body="  BUY cheap certificates at our shop -- "
-                                                      "best prices in california ")
+        actions.reply_to_thread(
+            spammer,
+            second,
+            body="  BUY cheap certificates at our shop -- best prices in california ",
+        )
     assert "post it again in 24 hours" in refused.value.message
     with pytest.raises(RateLimited, match="already posted this same text"):
         actions.create_thread(spammer, board, title="Great deal", body=text)
@@ -155,8 +158,11 @@ def test_check_new_content_moderators_and_staff_exempt(limits_on, clock):
     thread = make_thread(board, staff)
     for who in (moderator, staff):
         for n in range(8):
-            actions.reply_to_thread(who, thread, body=f"Announcement {n} https://a.example "
-                                                      "https://b.example https://c.example")
+            actions.reply_to_thread(
+                who,
+                thread,
+                body=f"Announcement {n} https://a.example https://b.example https://c.example",
+            )
 
 
 def test_edit_post_limited_per_minute(limits_on, clock):
@@ -190,8 +196,10 @@ def test_react_limited_per_minute(limits_on, clock):
 
 
 def test_react_view_answers_429_with_message(limits_on, clock, settings):
-    settings.FORUM = {**settings.FORUM, "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"],
-                                                         "react": (1, 60)}}
+    settings.FORUM = {
+        **settings.FORUM,
+        "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"], "react": (1, 60)},
+    }
     author = _established()
     thread = make_thread(make_board(), author)
     post = thread.posts.get(number=1)
@@ -207,8 +215,10 @@ def test_react_view_answers_429_with_message(limits_on, clock, settings):
 
 
 def test_reply_view_keeps_typed_text_and_says_when(limits_on, clock, settings):
-    settings.FORUM = {**settings.FORUM, "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"],
-                                                         "post_new": (1, 60)}}
+    settings.FORUM = {
+        **settings.FORUM,
+        "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"], "post_new": (1, 60)},
+    }
     thread = make_thread(make_board(), _established())
     client = client_for(make_member())
     url = f"/t/{thread.pk}/reply/"
@@ -230,8 +240,10 @@ def test_check_rate_report_and_upload_say_when(limits_on, clock):
 
 
 def test_preview_rate_limited_with_429(limits_on, clock, settings):
-    settings.FORUM = {**settings.FORUM, "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"],
-                                                         "preview": (2, 60)}}
+    settings.FORUM = {
+        **settings.FORUM,
+        "RATE_LIMITS": {**settings.FORUM["RATE_LIMITS"], "preview": (2, 60)},
+    }
     client = client_for(_established())
     for _ in range(2):
         assert client.post("/markdownx/markdownify/", {"content": "*hi*"}).status_code == 200

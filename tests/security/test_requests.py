@@ -67,15 +67,23 @@ def test_reply_with_token_from_page_is_accepted():
     client.force_login(member)
     client.get(thread.get_absolute_url())
     token = client.cookies["csrftoken"].value
-    response = client.post(f"/t/{thread.pk}/reply/", {"body": "With a token.",
-                                                       "csrfmiddlewaretoken": token})
+    response = client.post(
+        f"/t/{thread.pk}/reply/", {"body": "With a token.", "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("url,signed_in", [
-    ("/t/{thread}/reply/", True), ("/markdownx/markdownify/", True), ("/p/{post}/edit/", True),
-    ("/settings/profile/", True), ("/accounts/login/", False), ("/accounts/signup/", False),
-])
+@pytest.mark.parametrize(
+    "url,signed_in",
+    [
+        ("/t/{thread}/reply/", True),
+        ("/markdownx/markdownify/", True),
+        ("/p/{post}/edit/", True),
+        ("/settings/profile/", True),
+        ("/accounts/login/", False),
+        ("/accounts/signup/", False),
+    ],
+)
 def test_oversized_body_answers_400_not_500(settings, url, signed_in):
     member = make_member()
     thread = make_thread(make_board(), member)

@@ -45,9 +45,14 @@ def test_svg_corpus_is_present():
 
 
 @pytest.mark.parametrize("svg", SVGS, ids=lambda p: p.name)
-@pytest.mark.parametrize("name,content_type", [
-    ("drawing.svg", "image/svg+xml"), ("photo.png", "image/png"), ("photo.jpg", "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    "name,content_type",
+    [
+        ("drawing.svg", "image/svg+xml"),
+        ("photo.png", "image/png"),
+        ("photo.jpg", "image/jpeg"),
+    ],
+)
 def test_upload_image_refuses_malicious_svgs(member, media_root, svg, name, content_type):
     response = _upload(client_for(member), name, svg.read_bytes(), content_type)
     assert response.status_code == 400
@@ -142,11 +147,18 @@ def test_upload_image_over_limit_says_how_big(member, media_root, settings):
 
 
 def _post_profile(client, member, data: bytes, name: str, content_type: str):
-    return client.post("/settings/profile/", {
-        "display_name": member.display_name, "organisation": "", "job_title": "",
-        "member_type": "teacher", "region": "", "bio": "",
-        "avatar": SimpleUploadedFile(name, data, content_type),
-    })
+    return client.post(
+        "/settings/profile/",
+        {
+            "display_name": member.display_name,
+            "organisation": "",
+            "job_title": "",
+            "member_type": "teacher",
+            "region": "",
+            "bio": "",
+            "avatar": SimpleUploadedFile(name, data, content_type),
+        },
+    )
 
 
 @pytest.mark.parametrize("svg", SVGS[:3], ids=lambda p: p.name)

@@ -101,9 +101,13 @@ class Command(BaseCommand):
             board = Board.objects.filter(slug=spec["slug"]).first()
             if board is None:
                 board = Board.objects.create(
-                    slug=spec["slug"], name=spec["name"], description=spec["description"],
-                    position=spec["position"], visibility=spec["visibility"],
-                    start_rule=spec["start_rule"], reply_rule=spec["reply_rule"],
+                    slug=spec["slug"],
+                    name=spec["name"],
+                    description=spec["description"],
+                    position=spec["position"],
+                    visibility=spec["visibility"],
+                    start_rule=spec["start_rule"],
+                    reply_rule=spec["reply_rule"],
                 )
                 board_groups = [groups[name] for name in spec.get("groups", [])]
                 board.visible_groups.set(board_groups)
@@ -145,7 +149,9 @@ class Command(BaseCommand):
         for post, when in zip(posts, times, strict=True):
             Post.objects.filter(pk=post.pk).update(created_at=when)
         Thread.objects.filter(pk=thread.pk).update(
-            created_at=times[0], last_post_at=times[-1], last_post=posts[-1],
+            created_at=times[0],
+            last_post_at=times[-1],
+            last_post=posts[-1],
             last_poster_id=posts[-1].author_id,
         )
 

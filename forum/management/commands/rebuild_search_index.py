@@ -21,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--batch-size", type=int, default=20000,
+            "--batch-size",
+            type=int,
+            default=20000,
             help="Posts per statement (by id range). Default 20000.",
         )
 
@@ -32,6 +34,5 @@ class Command(BaseCommand):
         started = time.monotonic()
         indexed = search.rebuild_index(batch_size=batch_size)
         self.stdout.write(
-            f"Indexed {indexed} posts ({connection.vendor}) in "
-            f"{time.monotonic() - started:.1f} s."
+            f"Indexed {indexed} posts ({connection.vendor}) in {time.monotonic() - started:.1f} s."
         )
