@@ -16,9 +16,9 @@ def forum(request: HttpRequest) -> dict[str, Any]:
     def unread_notifications() -> int:
         # Templates call a callable at every use (base.html uses it 4 times): count once.
         if not unread:
-            unread.append(
-                user.notifications.filter(is_read=False).count() if user.is_authenticated else 0
-            )
+            from .notifications import unread_count
+
+            unread.append(unread_count(user) if user.is_authenticated else 0)
         return unread[0]
 
     def is_moderator() -> bool:

@@ -750,6 +750,7 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
 def _member_action(
     request: HttpRequest, username: str, form: forms.Form | None, run: Any, done: str, title: str
 ) -> HttpResponse:
+    _moderator_page(request)  # before the lookup: a non-moderator learns nothing about who exists
     member = _member(username)
     permissions.check_moderate_member(request.user, member)
     url = reverse("moderation:member", args=[member.username])

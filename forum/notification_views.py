@@ -32,10 +32,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     for n in shown:
         n.url = notifications.target_url(n)
     page = queries.Page(number=number, count=pages, items=shown)
-    has_unread = (
-        any(not n.is_read for n in shown)
-        or request.user.notifications.filter(is_read=False).exists()
-    )
+    has_unread = any(not n.is_read for n in shown) or items.filter(is_read=False).exists()
     return render(
         request,
         "notifications/inbox.html",

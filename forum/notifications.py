@@ -665,7 +665,8 @@ def inbox_queryset(user: Any) -> QuerySet[Notification]:
 
 
 def unread_count(user: Any) -> int:
-    return Notification.objects.filter(recipient=user, is_read=False).count()
+    """Unread notifications the member may still see (the bell and the inbox agree)."""
+    return inbox_queryset(user).filter(is_read=False).order_by().count()
 
 
 def _publish_read(user: Any, ids: list[int]) -> None:

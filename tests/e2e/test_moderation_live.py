@@ -3,8 +3,6 @@ reply box disabled, without a reload. Runs against a real daphne process (tests/
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.conftest import make_board, make_member, make_reply, make_thread
@@ -34,7 +32,7 @@ REPLY_BOX_DISABLED_JS = """() => {
 }"""
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")
+@pytest.mark.e2e
 def test_lock_thread_reaches_open_member_page_without_reload(transactional_db):
     from playwright.sync_api import expect, sync_playwright
 

@@ -5,7 +5,6 @@ $DATA_DIR/screenshots for a person to look at."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -27,9 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"
-)
+# Never skipped: a missing browser is a failure (`make e2e-deps` installs Debian's chromium).
+needs_chromium = pytest.mark.e2e
 
 
 def _shots() -> Path:
