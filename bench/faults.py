@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 from bench import load_replies as lr  # noqa: E402
 from bench.servers import bench_env, free_port, start_servers  # noqa: E402
 
+DATA = os.environ.get("DATA_DIR", "/tmp/carocp-bench-data")
+
 
 class Timeline:
     def __init__(self) -> None:
@@ -188,9 +190,9 @@ def redis_server(port: int) -> None:
             "--daemonize",
             "yes",
             "--pidfile",
-            f"/tmp/h8-redis-{port}.pid",
+            f"{DATA}/bench-redis-{port}.pid",
             "--logfile",
-            f"/tmp/h8-redis-{port}.log",
+            f"{DATA}/bench-redis-{port}.log",
         ],
         check=True,
     )
@@ -254,7 +256,7 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         redis_server(redis_port)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = bench_env(args.database_url, redis_url, extra=lr.SERVER_EXTRA)
-    run = lr.prepare(args.members, args.threads, seed=hash(name) % 1000)
+    run = lr.prepare(args.members, args.threads, seed=sum(map(ord, name)))
     from forum.models import Thread
 
     urls = [t.get_absolute_url() + "?page=1" for t in Thread.objects.filter(pk__in=run.thread_ids)]
@@ -267,7 +269,7 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         or 0
     )
     connections.close_all()
-    servers = start_servers(env, workers=2, log_dir=f"/tmp/h8logs-{name}")
+    servers = start_servers(env, workers=2, log_dir=f"{DATA}/bench-logs-{name}")
     tl = Timeline()
     try:
 

@@ -31,7 +31,7 @@ def bench_env(
     database_url: str,
     redis_url: str = "",
     *,
-    data_dir: str = "/tmp/h8data",
+    data_dir: str = "",
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a production-like server (plain HTTP on loopback: PRODUCTION=0)."""
@@ -40,7 +40,7 @@ def bench_env(
         DJANGO_SETTINGS_MODULE="bench.settings_bench",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
-        DATA_DIR=data_dir,
+        DATA_DIR=data_dir or os.environ.get("DATA_DIR", "/tmp/carocp-bench-data"),
         DEBUG="0",
         PRODUCTION="0",
         # One key per bench process: sessions made in-process must be valid in the servers.
@@ -130,7 +130,7 @@ def start_servers(
     *,
     workers: int = 1,
     port: int = 0,
-    log_dir: str = "/tmp/h8logs",
+    log_dir: str = "",
     wait: float = 60.0,
 ) -> Servers:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -138,7 +138,7 @@ def start_servers(
     sock.bind(("127.0.0.1", port))
     sock.listen(1024)
     sock.set_inheritable(True)
-    logs = Path(log_dir)
+    logs = Path(log_dir or os.path.join(env.get("DATA_DIR", "/tmp"), "bench-logs"))
     logs.mkdir(parents=True, exist_ok=True)
     for f in logs.glob("daphne-*.log"):
         f.unlink()
