@@ -285,10 +285,13 @@ def _soft_delete_post(user: Any, post: Post) -> None:
     post.deleted_by = user
     post.deleted_at = timezone.now()
     post.save(update_fields=["is_deleted", "deleted_by", "deleted_at"])
-    if was_visible and post.number > 1:
-        Thread.objects.filter(pk=thread.pk, reply_count__gt=0).update(
-            reply_count=F("reply_count") - 1
-        )
+    if was_visible:
+        # Recount under the thread lock, as a moderator's hide does: the reply count, and the
+        # latest post and poster of the thread and its board, move back to the last visible post.
+        from .moderation import recount_boards, recount_thread
+
+        recount_thread(thread)
+        recount_boards(thread.board_id)
     search.remove_post(post)
     live.post_changed(thread, post)
 
