@@ -34,7 +34,13 @@ def forum(request: HttpRequest) -> dict[str, Any]:
             cached.append(open_report_count(user) if user.is_authenticated else 0)
         return cached[0]
 
+    def moderated_boards() -> str:
+        """For live.js: whose open-report counts the moderator menu adds up ("all" for staff)."""
+        ids = permissions.moderated_board_ids(user)
+        return "all" if ids is None else ",".join(str(i) for i in sorted(ids))
+
     return {
+        "moderated_boards": moderated_boards,
         "unread_notifications": unread_notifications,
         "is_moderator": is_moderator,
         "open_reports": open_reports,

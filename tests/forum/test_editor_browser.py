@@ -130,6 +130,8 @@ def test_thread_editor_preview_mentions_quote_reactions_and_reply(transactional_
             expect(like).to_have_attribute("aria-pressed", "false")
             expect(like.locator(".count")).to_have_text("")
             like.click()
+            # Wait for the answer: a reload right after the click would abort the request.
+            expect(like).to_have_attribute("aria-pressed", "true")
             page.reload()
             expect(like).to_have_attribute("aria-pressed", "true")
 
