@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 import weakref
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 
 # How many missed events a gap fill or resume fetches before telling clients to reload.
 MAX_CATCH_UP = 200
-SWEEP_SECONDS = 5.0
+# LIVE_SWEEP_SECONDS exists for tests: a long sweep proves that the doorbell (or the hub's own
+# recovery) delivered an event, not the database catch-up that would hide its failure.
+SWEEP_SECONDS = float(os.environ.get("LIVE_SWEEP_SECONDS") or 5.0)
 PRESENCE_REFRESH_SECONDS = 20.0
 PRESENCE_EXPIRES_SECONDS = 60.0
 PRESENCE_THROTTLE_SECONDS = 1.0
@@ -137,7 +140,10 @@ class Hub:
         if self.layer is None:
             return
         if self.channel is None:
-            self.channel = await self.layer.new_channel(f"hub.{self.hub_id}.")
+            # The default prefix, like every process-local channel of this process (healthz):
+            # channels-redis reads all of them from one Redis list per prefix under one receive
+            # lock, so a channel with another prefix would never be read while the hub receives.
+            self.channel = await self.layer.new_channel()
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._receive_loop())
         if self.sweeper is None or self.sweeper.done():

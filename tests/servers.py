@@ -426,3 +426,153 @@ class HttpMember:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+# ---------------------------------------------------------------- a websocket client
+
+
+def healthz(server: Server) -> tuple[int, dict]:
+    """GET /healthz on a started server: (status, the JSON state)."""
+    import json
+
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll `condition()` until it returns something truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class LiveClient:
+    """A real websocket client (the `websockets` package, threaded API) on a started server,
+    keeping what live.js keeps: every frame, and per stream the event ids seen and the last one.
+
+    `reconnect()` opens a new socket (optionally on another server) and resubscribes every
+    stream with its last id, as live.js does after a disconnect."""
+
+    def __init__(self, server: Server, user: Any = None, *, cookies: dict | None = None) -> None:
+        self.cookies = cookies if cookies is not None else (session_cookie(user) if user else {})
+        self.frames: list[dict] = []
+        self.events: dict[str, list[dict]] = {}
+        self.streams: list[str] = []
+        self.ws: Any = None
+        self.hello: dict = {}
+        self.closed_by = ""
+        self.open(server)
+
+    def open(self, server: Server) -> None:
+        from websockets.sync.client import connect
+
+        self.server = server
+        self.closed_by = ""
+        headers = {"Cookie": cookie_header(self.cookies)} if self.cookies else {}
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(
+            connect(
+                server.ws_url,
+                origin=server.origin,
+                additional_headers=headers,
+                open_timeout=10,
+                proxy=None,
+                max_queue=None,
+                compression=None,
+            )
+        )
+        self.hello = self.expect("hello")
+
+    def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                self.stack.close()
+        self.ws = None
+
+    def send(self, frame: dict) -> None:
+        import json
+
+        self.ws.send(json.dumps(frame))
+
+    def next(self, timeout: float) -> dict | None:
+        """The next frame (recorded), or None if none arrives within timeout."""
+        import json
+
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            text = self.ws.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        except ConnectionClosed as exc:  # the server went away: what was read stays recorded
+            self.closed_by = repr(exc)
+            return None
+        frame = json.loads(text)
+        self.frames.append(frame)
+        if frame.get("type") == "event":
+            self.events.setdefault(frame["stream"], []).append(frame)
+        return frame
+
+    def expect(self, type_: str, timeout: float = 10, **fields: Any) -> dict:
+        """Read frames until one of this type (and these fields) arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            frame = self.next(max(left, 0)) if left > 0 else None
+            if frame is None:
+                raise AssertionError(
+                    f"no {type_} frame {fields} within {timeout}s on {self} {self.closed_by}"
+                )
+            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
+                return frame
+
+    def last_id(self, stream: str) -> int | None:
+        seen = self.events.get(stream)
+        return seen[-1]["id"] if seen else None
+
+    def subscribe(self, stream: str, *, last_id: int | None = None) -> dict:
+        frame: dict[str, Any] = {"type": "subscribe", "stream": stream}
+        if last_id is not None:
+            frame["last_id"] = last_id
+        self.send(frame)
+        if stream not in self.streams:
+            self.streams.append(stream)
+        return self.expect("subscribed", stream=stream)
+
+    def reconnect(self, server: Server | None = None) -> None:
+        """Close, open a new socket, resubscribe each stream from the last id seen."""
+        self.close()
+        self.open(server or self.server)
+        for stream in self.streams:
+            last = self.last_id(stream)
+            self.subscribe(stream, last_id=last if last is not None else 0)
+
+    def drain(self, seconds: float = 0.0) -> None:
+        """Record whatever arrives within `seconds` (0: only what is already buffered)."""
+        deadline = time.monotonic() + seconds
+        while not self.closed_by and self.next(max(deadline - time.monotonic(), 0)) is not None:
+            pass
+
+    def wait_events(self, stream: str, count: int, timeout: float) -> list[dict]:
+        """Read until `count` events of `stream` have been seen (in total), or fail."""
+        deadline = time.monotonic() + timeout
+        while len(self.events.get(stream, [])) < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.next(left) is None:
+                got = [e["id"] for e in self.events.get(stream, [])]
+                raise AssertionError(
+                    f"{stream}: {len(got)} of {count} events within {timeout}s on "
+                    f"{self.server.url}: ids {got} {self.closed_by}"
+                )
+        return self.events[stream]
+
+    def __repr__(self) -> str:
+        return f"<LiveClient {getattr(self, 'server', None) and self.server.url}>"
