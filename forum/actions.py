@@ -102,6 +102,25 @@ def ensure_rendered(post: Post) -> str:
 # ---------------------------------------------------------------- threads and replies
 
 
+def lock_thread(pk: int) -> Thread:
+    """Lock a thread row (FOR NO KEY UPDATE), then read it with its board.
+
+    The lock is taken by a query without joins: after waiting for a concurrent writer,
+    PostgreSQL re-checks a locking query's joins against the rows it first saw, so a thread
+    moved to another board meanwhile would drop out of a joined result. NO KEY: foreign-key
+    checks of other transactions (KEY SHARE) do not wait for us, which avoids deadlocks with
+    writers that insert rows pointing at this one.
+    """
+    list(Thread.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk"))
+    return Thread.objects.select_related("board").get(pk=pk)
+
+
+def lock_post(pk: int) -> Post:
+    """Lock a post row (see lock_thread), then read it with its thread and board."""
+    list(Post.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk"))
+    return Post.objects.select_related("thread__board").get(pk=pk)
+
+
 def _limits():
     from . import limits
 
@@ -112,7 +131,7 @@ def _limits():
 def create_thread(
     user: Any, board: Board, *, title: str, body: str, client_token: str = ""
 ) -> Thread:
-    board = Board.objects.select_for_update().get(pk=board.pk)
+    board = Board.objects.select_for_update(no_key=True).get(pk=board.pk)
     permissions.check_start_thread(user, board)
     title = validate_title(title)
     body = validate_body(body)
@@ -170,7 +189,7 @@ def create_thread(
 
 @transaction.atomic
 def reply_to_thread(user: Any, thread: Thread, *, body: str, client_token: str = "") -> ReplyResult:
-    thread = Thread.objects.select_for_update().select_related("board").get(pk=thread.pk)
+    thread = lock_thread(thread.pk)
     permissions.check_reply(user, thread)
     body = validate_body(body)
     if client_token:
@@ -222,7 +241,7 @@ def reply_to_thread(user: Any, thread: Thread, *, body: str, client_token: str =
 def edit_post(
     user: Any, post: Post, *, body: str, title: str | None = None, reason: str = ""
 ) -> Post:
-    post = Post.objects.select_for_update().select_related("thread__board").get(pk=post.pk)
+    post = lock_post(post.pk)
     permissions.check_edit_post(user, post)
     body = validate_body(body)
     thread = post.thread
@@ -272,14 +291,18 @@ def edit_post(
 @transaction.atomic
 def delete_own_post(user: Any, post: Post) -> Post:
     """A member removes their own post (soft: the thread shows that a post was removed)."""
-    post = Post.objects.select_for_update().select_related("thread__board").get(pk=post.pk)
+    # Thread first, then the post: the order replies and moderator actions lock in.
+    thread_id = Post.objects.filter(pk=post.pk).values_list("thread_id", flat=True).first()
+    if thread_id is not None:
+        list(Thread.objects.select_for_update(no_key=True).filter(pk=thread_id).values_list("pk"))
+    post = lock_post(post.pk)
     permissions.check_delete_post(user, post)
     _soft_delete_post(user, post)
     return post
 
 
 def _soft_delete_post(user: Any, post: Post) -> None:
-    thread = Thread.objects.select_for_update().get(pk=post.thread_id)
+    thread = Thread.objects.select_for_update(no_key=True).get(pk=post.thread_id)
     was_visible = post.is_visible
     post.is_deleted = True
     post.deleted_by = user
@@ -304,7 +327,7 @@ def react(user: Any, post: Post, kind: str) -> dict[str, int]:
     """Add a reaction (once per member and kind). Returns the post's new counts."""
     if kind not in ReactionKind.values:
         raise ValidationError(f"Unknown reaction '{kind}'.", code="reaction")
-    post = Post.objects.select_for_update().select_related("thread__board").get(pk=post.pk)
+    post = lock_post(post.pk)
     permissions.check_react(user, post)
     _limits().check_rate(user, "react")
     try:
@@ -322,7 +345,7 @@ def react(user: Any, post: Post, kind: str) -> dict[str, int]:
 
 @transaction.atomic
 def unreact(user: Any, post: Post, kind: str) -> dict[str, int]:
-    post = Post.objects.select_for_update().select_related("thread__board").get(pk=post.pk)
+    post = lock_post(post.pk)
     permissions.check_view_post(user, post)
     deleted, _ = Reaction.objects.filter(post=post, user=user, kind=kind).delete()
     if not deleted:
