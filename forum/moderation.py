@@ -43,6 +43,7 @@ def log_action(
     *,
     thread: Thread | None = None,
     post: Post | None = None,
+    board_id: int | None = None,
     target_user: Any = None,
     reason: str = "",
     before: dict | None = None,
@@ -50,12 +51,15 @@ def log_action(
 ) -> ModerationAction:
     if post is not None and thread is None:
         thread = post.thread
+    if thread is not None:
+        board_id = thread.board_id
     return ModerationAction.objects.create(
         actor=actor,
         action=action,
         thread=thread,
         post=post,
-        board_id=thread.board_id if thread is not None else None,
+        # The board scopes the entry: who may read it in the log, and the log's board filter.
+        board_id=board_id,
         target_user=target_user or (post.author if post is not None else None),
         reason=reason[:REASON_MAX],
         before=before or {},
@@ -86,7 +90,7 @@ def _locked_thread(thread: Thread | int) -> Thread:
     wait (a LEFT JOIN can then come back empty), so joins are read only once the lock is held.
     """
     pk = thread if isinstance(thread, int) else thread.pk
-    if not Thread.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk", flat=True):
+    if not Thread.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True):
         raise Thread.DoesNotExist(f"Thread {pk} does not exist.")
     return Thread.objects.select_related("board", "author", "last_poster").get(pk=pk)
 
@@ -96,7 +100,7 @@ def _locked_post(post: Post | int) -> Post:
     # Lock the thread first (same order as reply_to_thread), then the post.
     thread_id = Post.objects.values_list("thread_id", flat=True).get(pk=pk)
     thread = _locked_thread(thread_id)
-    list(Post.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk", flat=True))
+    list(Post.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
     post = Post.objects.select_related("author").get(pk=pk)
     if post.thread_id != thread.pk:  # moved by a split or merge while we waited
         return _locked_post(pk)
@@ -179,11 +183,7 @@ def recount_boards(*board_ids: int) -> None:
     their post is written, so a recount under the row lock never loses one.
     """
     for board_id in sorted({b for b in board_ids if b}):
-        list(
-            Board.objects.select_for_update(no_key=True)
-            .filter(pk=board_id)
-            .values_list("id", flat=True)
-        )
+        list(Board.objects.select_for_update().filter(pk=board_id).values_list("id", flat=True))
         listed = Thread.objects.filter(
             board_id=board_id, is_hidden=False, is_deleted=False, merged_into__isnull=True
         )
@@ -422,6 +422,7 @@ def purge_thread(user: Any, thread: Thread | int, *, confirm_title: str, reason:
     log_action(
         user,
         "purge_thread",
+        board_id=thread.board_id,  # the thread row is about to go; its board scopes the entry
         target_user=thread.author,
         reason=_clean_reason(reason),
         before=before,
@@ -463,9 +464,7 @@ def split_thread(
             raise permissions.Refused("You can only create threads in boards you moderate.")
     ids = sorted({int(i) for i in post_ids})
     posts = list(
-        Post.objects.select_for_update(no_key=True)
-        .filter(thread=thread, pk__in=ids)
-        .order_by("number")
+        Post.objects.select_for_update().filter(thread=thread, pk__in=ids).order_by("number")
     )
     if not posts:
         raise ValidationError("Choose at least one reply to split off.", code="posts")
@@ -864,7 +863,7 @@ def resolve_report(
 
 
 def _locked_member(member: Any) -> Any:
-    return get_user_model().objects.select_for_update(no_key=True).get(pk=member.pk)
+    return get_user_model().objects.select_for_update().get(pk=member.pk)
 
 
 def _change_member(

@@ -166,14 +166,15 @@ class LogFilterForm(forms.Form):
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, entries: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         boards = Board.objects.order_by("position", "name")
         ids = permissions.moderated_board_ids(user)
         if ids is not None:
             boards = boards.filter(pk__in=ids)
         self.fields["board"].queryset = boards
-        actions = sorted(ModerationAction.objects.values_list("action", flat=True).distinct())
+        # Only actions found in the entries this moderator may read (no hint of other boards').
+        actions = sorted(set(entries.order_by().values_list("action", flat=True).distinct()))
         self.fields["action"].choices = [("", "Any action")] + [
             (a, a.replace("_", " ")) for a in actions
         ]
@@ -712,21 +713,25 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
             )
         )
     recent = list(posts.select_related("thread__board").order_by("-created_at")[:20])
+    # Reports and history follow the same rule as the posts and the log: nothing from a board
+    # this moderator may not see, nor from hidden threads of boards they do not moderate.
+    reports = Report.objects.filter(post__thread__board_id__in=board_ids)
+    history = ModerationAction.objects.filter(target_user=member)
+    if moderated is not None:
+        reports = reports.filter(
+            Q(post__thread__board_id__in=moderated)
+            | Q(post__thread__is_hidden=False, post__thread__is_deleted=False)
+        )
+        history = history.filter(Q(board_id__in=moderated) | Q(board__isnull=True))
     reports_made = list(
-        Report.objects.filter(reporter=member)
-        .select_related("post__thread")
-        .order_by("-created_at")[:20]
+        reports.filter(reporter=member).select_related("post__thread").order_by("-created_at")[:20]
     )
     reports_received = list(
-        Report.objects.filter(post__author=member)
+        reports.filter(post__author=member)
         .select_related("post__thread", "reporter")
         .order_by("-created_at")[:20]
     )
-    history = list(
-        ModerationAction.objects.filter(target_user=member).select_related(
-            "actor", "thread", "undone_by"
-        )[:30]
-    )
+    history = list(history.select_related("actor", "thread", "undone_by")[:30])
     _describe(history)
     today = timezone.localdate()
     return render(
@@ -829,7 +834,7 @@ def log(request: HttpRequest) -> HttpResponse:
     if moderated is not None:
         # Board moderators see their boards' entries and member-wide ones (no board).
         entries = entries.filter(Q(board_id__in=moderated) | Q(board__isnull=True))
-    form = LogFilterForm(request.GET or None, user=user)
+    form = LogFilterForm(request.GET or None, user=user, entries=entries)
     if form.is_valid():
         data = form.cleaned_data
         if data["moderator"]:

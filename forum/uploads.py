@@ -75,7 +75,13 @@ def reencode_image(
 @require_POST
 def preview(request: HttpRequest) -> HttpResponse:
     if not permissions.can_preview(request.user):
-        return HttpResponse("Sign in with posting rights to preview.", status=403)
+        # Say why (suspended until when, silenced, awaiting approval), as the forms do.
+        refusal = permissions.posting_refusal(request.user) or permissions.silence_refusal(
+            request.user
+        )
+        if not request.user.is_authenticated:
+            refusal = "Sign in with posting rights to preview."
+        return HttpResponse(refusal, status=403, content_type="text/plain")
     from .limits import RateLimited, check_rate
 
     try:

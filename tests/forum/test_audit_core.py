@@ -69,6 +69,18 @@ def test_board_index_shows_thread_and_post_counts_and_latest_activity():
     assert "No posts yet" in _row(html, "Quiet board") and quiet.pk
 
 
+def test_board_index_lists_boards_by_position_with_name_description_and_link():
+    """3.1: a board has a name, slug, description and position; the index follows position."""
+    later = make_board("Zeta board")
+    earlier = make_board("Alpha board")
+    type(later).objects.filter(pk=later.pk).update(position=1)
+    type(earlier).objects.filter(pk=earlier.pk).update(position=2, description="Welding and CNC")
+    html = _html(client_for().get("/"))
+    assert html.index("Zeta board") < html.index("Alpha board")  # position, not name
+    row = _row(html, "Alpha board")
+    assert f'href="/b/{earlier.slug}/"' in row and "Welding and CNC" in row
+
+
 def test_board_index_counts_and_latest_leave_out_hidden_threads():
     """3.1: counts and latest activity shown to members never include a hidden thread."""
     author, mod = make_member(), make_member()
@@ -258,6 +270,35 @@ def test_permalink_of_a_merged_post_resolves_to_its_page_in_the_new_thread(setti
     assert f'id="post-{moved.pk}"' in _html(client_for().get(location.split("#")[0]))
     # The old thread address leads to the thread it was merged into.
     assert client_for().get(source.get_absolute_url())["Location"] == f"/t/{target.pk}/"
+
+
+# ---------------------------------------------------------------- 3.4 one renderer
+
+
+def test_email_excerpt_comes_from_the_sanitized_rendering(django_capture_on_commit_callbacks):
+    """3.4: the same rendering serves posts and notification/email excerpts: the email carries
+    the rendered words, never Markdown syntax, a raw HTML tag or a javascript: link."""
+    from django.core import mail
+
+    from forum import notifications
+    from forum.markdown import excerpt
+    from forum.models import NotificationKind
+
+    author, replier = make_member(), make_member()
+    thread = make_thread(make_board(), author)
+    notifications.update_preferences(author, {NotificationKind.REPLY: "email"})
+    body = "**Welding** grant ~~closed~~ <img src=x onerror=alert(1)> [go](javascript:alert(1))"
+    with django_capture_on_commit_callbacks(execute=True):
+        post = make_reply(thread, replier, body)
+    [message] = mail.outbox
+    html = message.alternatives[0][0]
+    assert excerpt(post.html, 300) in message.body
+    assert "Welding grant closed" in message.body  # the rendered words, not the Markdown
+    assert "**" not in message.body and "~~" not in message.body
+    # Raw HTML in a post is text, in the post and in the email alike; nothing becomes a tag.
+    assert "&lt;img src=x onerror=alert(1)&gt;" in post.html
+    assert "<img" not in html and "&lt;img" in html
+    assert 'href="javascript' not in html and '<a href="javascript' not in post.html
 
 
 # ---------------------------------------------------------------- 3.5 unread tracking
