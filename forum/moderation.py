@@ -90,7 +90,7 @@ def _locked_thread(thread: Thread | int) -> Thread:
     wait (a LEFT JOIN can then come back empty), so joins are read only once the lock is held.
     """
     pk = thread if isinstance(thread, int) else thread.pk
-    if not Thread.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True):
+    if not Thread.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk", flat=True):
         raise Thread.DoesNotExist(f"Thread {pk} does not exist.")
     return Thread.objects.select_related("board", "author", "last_poster").get(pk=pk)
 
@@ -100,7 +100,7 @@ def _locked_post(post: Post | int) -> Post:
     # Lock the thread first (same order as reply_to_thread), then the post.
     thread_id = Post.objects.values_list("thread_id", flat=True).get(pk=pk)
     thread = _locked_thread(thread_id)
-    list(Post.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+    list(Post.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk", flat=True))
     post = Post.objects.select_related("author").get(pk=pk)
     if post.thread_id != thread.pk:  # moved by a split or merge while we waited
         return _locked_post(pk)
@@ -183,7 +183,11 @@ def recount_boards(*board_ids: int) -> None:
     their post is written, so a recount under the row lock never loses one.
     """
     for board_id in sorted({b for b in board_ids if b}):
-        list(Board.objects.select_for_update().filter(pk=board_id).values_list("id", flat=True))
+        list(
+            Board.objects.select_for_update(no_key=True)
+            .filter(pk=board_id)
+            .values_list("id", flat=True)
+        )
         listed = Thread.objects.filter(
             board_id=board_id, is_hidden=False, is_deleted=False, merged_into__isnull=True
         )
@@ -464,7 +468,9 @@ def split_thread(
             raise permissions.Refused("You can only create threads in boards you moderate.")
     ids = sorted({int(i) for i in post_ids})
     posts = list(
-        Post.objects.select_for_update().filter(thread=thread, pk__in=ids).order_by("number")
+        Post.objects.select_for_update(no_key=True)
+        .filter(thread=thread, pk__in=ids)
+        .order_by("number")
     )
     if not posts:
         raise ValidationError("Choose at least one reply to split off.", code="posts")
@@ -863,7 +869,7 @@ def resolve_report(
 
 
 def _locked_member(member: Any) -> Any:
-    return get_user_model().objects.select_for_update().get(pk=member.pk)
+    return get_user_model().objects.select_for_update(no_key=True).get(pk=member.pk)
 
 
 def _change_member(
