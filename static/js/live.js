@@ -77,6 +77,7 @@
   var pingTimer = null;
   var lastFrameAt = 0;
   var closingCode = null;
+  var closingReason = "";
   var stopped = false;      // session ended (4001): never reconnect as that member
   var leaving = false;      // page unloading: a close is not "paused"
   var everLive = false;
@@ -105,6 +106,7 @@
     }
     socket = ws;
     closingCode = null;
+    closingReason = "";
     ws.onopen = function () {
       if (ws !== socket) return;
       lastFrameAt = Date.now();
@@ -145,15 +147,22 @@
     });
     clearTyping();
     if (leaving) return;
-    if (code === 4001) {
-      stopped = true;
-      showStatus("Live updates stopped: your session ended. Sign in again to follow along.");
+    // 4001: the session no longer belongs to this member. Only "recheck_failed" (the server
+    // could not check, e.g. its database was down) is worth another try.
+    if (code === 4001 && closingReason !== "recheck_failed") {
+      sessionEnded();
       return;
     }
     if (code === 4008) minDelay = ABUSE_BACKOFF_MS;
     if (code === 1009 && window.console) console.warn("live: a frame was too large (1009)");
     showStatus(PAUSED_TEXT);
     scheduleReconnect();
+  }
+
+  function sessionEnded() {
+    stopped = true;
+    clearTimeout(reconnectTimer);
+    showStatus("Live updates stopped: your session ended. Sign in again to follow along.");
   }
 
   function scheduleReconnect() {
@@ -229,6 +238,10 @@
   function receive(frame) {
     switch (frame.type) {
       case "hello":
+        if ((frame.user_id || null) !== me) {  // signed out (or in as someone else) elsewhere
+          drop(4001);
+          return;
+        }
         everLive = true;
         subscribeAll();
         setServerLive(frame.live);
@@ -242,7 +255,7 @@
       case "status": setServerLive(frame.live); break;
       case "pong": if (frame.live !== undefined) setServerLive(frame.live); break;
       case "error": onError(frame); break;
-      case "closing": closingCode = frame.code; break;
+      case "closing": closingCode = frame.code; closingReason = frame.reason || ""; break;
       default: break;
     }
   }
@@ -895,6 +908,7 @@
   window.CarocpLive = {
     streams: streams,
     isOpen: function () { return Boolean(socket && socket.readyState === 1 && everLive); },
+    isStopped: function () { return stopped; },
     drop: function () { drop(1006); },
   };
 })();

@@ -7,12 +7,14 @@ reloaded, so only the live client can make these tests pass.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_board, make_member, make_reply, make_thread
+from forum.models import Visibility
+from tests.conftest import make_board, make_group, make_member, make_reply, make_staff, make_thread
 from tests.e2e.browser import (
     SERVER_ENV,
     assert_not_reloaded,
@@ -91,6 +93,8 @@ def test_member_offline_then_online_gets_missed_replies_once_in_order(transactio
             context = signed_in_context(browser, server, jar)
             b = context.new_page()
             errors = watch_errors(b)
+            sent: list[str] = []
+            b.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(str(f))))
             open_live(b, server.url + url, [f"thread:{thread.pk}"])
             before = post_texts(b)
 
@@ -114,6 +118,14 @@ def test_member_offline_then_online_gets_missed_replies_once_in_order(transactio
                 )
             expect(status).to_be_hidden()
             assert post_texts(b) == before + bodies, post_texts(b)
+            # The new socket resumed from the last event id it had seen (not the page-load
+            # window, which would also have covered this short outage).
+            resumes = [
+                json.loads(f)
+                for f in sent
+                if '"subscribe"' in f and f'"thread:{thread.pk}"' in f and "last_id" in f
+            ]
+            assert resumes and resumes[-1]["last_id"] > 0, sent
             assert_not_reloaded(b)
             assert not errors, errors
 
@@ -258,3 +270,75 @@ def test_board_page_banner_and_moderator_report_count_update_live(transactional_
             expect(page.locator("#mod-report-count")).to_have_text("1")
             assert_not_reloaded(page)
             assert not errors, errors
+
+
+def test_pin_rename_and_move_update_the_header_and_end_the_subscription(transactional_db):
+    from playwright.sync_api import expect
+
+    _, maria, james, board, thread = _world()
+    staff = make_staff("chair", display_name="Chair Person")
+    private = make_board("Officers only", visibility=Visibility.GROUPS, groups=[make_group("o")])
+    url = thread.get_absolute_url() + "?page=1"
+    pin_url = reverse("moderation:thread_pin", args=[thread.pk])
+    rename_url = reverse("moderation:thread_rename", args=[thread.pk])
+    move_url = reverse("moderation:thread_move", args=[thread.pk])
+    jar = session_cookie(james)
+
+    with start_servers(1, env=SERVER_ENV) as [server]:
+        staff_http = HttpMember(server, staff)  # signs in through the database: before chromium
+        with chromium() as browser:
+            b = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(b)
+            open_live(b, server.url + url, [f"thread:{thread.pk}"])
+
+            assert staff_http.post_form(pin_url, {"reason": ""})[0] == 302
+            expect(b.locator("#flag-pinned")).to_be_visible()
+
+            code, _ = staff_http.post_form(rename_url, {"title": "Agendas for 2027", "reason": ""})
+            assert code == 302, code
+            expect(b.locator("#thread-title")).to_have_text("Agendas for 2027")
+            expect(b).to_have_title(re.compile("^Agendas for 2027"))
+
+            code, _ = staff_http.post_form(move_url, {"board": str(private.pk), "reason": ""})
+            assert code == 302, code
+            # James may not see the new board: the server ends the subscription, the page says so
+            # and the reply box closes.
+            expect(b.locator("#live-notice")).to_contain_text("no longer available")
+            expect(b.locator("#reply-form textarea")).to_be_disabled()
+            state = b.evaluate(f"() => window.CarocpLive.streams['thread:{thread.pk}'].dead")
+            assert state is True
+            assert_not_reloaded(b)
+            assert not errors, errors
+
+
+def test_signing_out_in_another_tab_ends_live_updates_without_reconnecting(transactional_db):
+    from playwright.sync_api import expect
+
+    _, _, james, _, thread = _world()
+    url = thread.get_absolute_url() + "?page=1"
+    jar = session_cookie(james)
+
+    with start_servers(1, env=SERVER_ENV) as [server], chromium() as browser:
+        context = signed_in_context(browser, server, jar)
+        b = context.new_page()
+        errors = watch_errors(b)
+        opened: list[str] = []
+        b.on("websocket", lambda ws: opened.append(ws.url))
+        open_live(b, server.url + url, [f"thread:{thread.pk}", f"inbox:{james.pk}"])
+        assert len(opened) == 1
+
+        other_tab = context.new_page()
+        other_tab.goto(server.url + "/")
+        other_tab.locator(".profile-menu summary").click()
+        with other_tab.expect_navigation():
+            other_tab.get_by_role("button", name="Sign out").click()
+
+        # The server closes B's socket with 4001; the client says so and stays closed.
+        status = b.locator("#live-status")
+        expect(status).to_contain_text("your session ended")
+        assert b.evaluate("() => window.CarocpLive.isStopped()")
+        assert not b.evaluate("() => window.CarocpLive.isOpen()")
+        b.wait_for_timeout(2500)  # longer than the first reconnect delay (0.5-1 s)
+        assert len(opened) == 1, opened
+        assert_not_reloaded(b)
+        assert not errors, errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_board, make_member, make_reply, make_thread
+from tests.e2e.browser import SUBSCRIBED_JS
 from tests.servers import session_cookie, start_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]
@@ -64,8 +65,8 @@ def test_lock_thread_reaches_open_member_page_without_reload(transactional_db):
             assert not reader.evaluate(REPLY_BOX_DISABLED_JS)
             # A marker that a reload or navigation would wipe out.
             reader.evaluate("() => { window.__stillSamePage = true; }")
-            # Give the page's socket time to subscribe (it also resumes from the event log).
-            reader.wait_for_timeout(1500)
+            # Wait until the page's socket is subscribed to the thread (no fixed sleep).
+            reader.wait_for_function(SUBSCRIBED_JS, arg=[f"thread:{thread.pk}"], timeout=10_000)
 
             mod_page = contexts["moderator"].new_page()
             mod_page.goto(server.url + url_path)
