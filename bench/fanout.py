@@ -238,12 +238,14 @@ async def client_main(args: argparse.Namespace) -> None:
     subscribed = [asyncio.Event() for _ in range(args.sockets)]
     sockets: list[RawWebSocket | None] = [None] * args.sockets
     sub = {"type": "subscribe", "stream": args.stream}
+    last_rx = [time.time()]
 
     def recorder(i: int) -> Callable[[float, bytes], None]:
         box = frames[i]
         ready = subscribed[i]
 
         def on_text(t: float, payload: bytes) -> None:
+            last_rx[0] = t
             box.append((t, payload))
             if not ready.is_set() and b'"type":"subscribed"' in payload:
                 ready.set()
@@ -269,6 +271,11 @@ async def client_main(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
     await asyncio.gather(*(open_one(i) for i in range(args.sockets)))
     connect_s = time.monotonic() - t0
+    # Wait for the connect storm's presence frames to stop (2 s without a frame, 120 s at most)
+    # so that the measurement sees the steady state of N idle readers.
+    quiet_until = time.monotonic() + 120
+    while time.time() - last_rx[0] < 2.0 and time.monotonic() < quiet_until:
+        await asyncio.sleep(0.2)
     for box in frames:
         box.clear()  # hello, subscribed, presence: not part of the measurement
     lag = LoopLag()
