@@ -12,9 +12,10 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from . import actions, permissions, queries
+from . import actions, pagecache, permissions, queries
 from .forms import EditPostForm, ReplyForm, ThreadForm
 from .limits import RateLimited
 from .models import REACTION_EMOJI, Board, ReactionKind, Thread, ThreadWatch, WatchLevel
@@ -80,11 +81,21 @@ def thread(request: HttpRequest, thread_id: int, slug: str = "") -> HttpResponse
         # Jump to the first unread post (on page 1 too: the anchor scrolls there).
         target = queries.page_of_number(read + 1)
         return redirect(f"{thread.get_absolute_url()}?page={target}#n{read + 1}")
+    cache_key = pagecache.anonymous_key(request, thread)
+    if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
+        response = HttpResponse(hit[0], content_type=hit[1])
+        patch_vary_headers(response, ("Cookie",))
+        return response
     page = queries.thread_page(user, thread, queries.parse_page(request.GET.get("page")))
     if page.items and user.is_authenticated:
         actions.mark_read(user, thread, page.items[-1].number, known=read)
     form = ReplyForm(initial={"client_token": secrets.token_urlsafe(16)})
-    return render(request, "forum/thread.html", _thread_context(request, thread, page, form, read))
+    response = render(
+        request, "forum/thread.html", _thread_context(request, thread, page, form, read)
+    )
+    if cache_key is not None and response.status_code == 200:
+        pagecache.put(cache_key, response.content, response["Content-Type"])
+    return response
 
 
 def _query(request: HttpRequest) -> str:

@@ -21,9 +21,13 @@ PASSWORD = "carocp-test-pw-1"
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
+    from forum import pagecache
+
     cache.clear()
+    pagecache.clear()
     yield
     cache.clear()
+    pagecache.clear()
 
 
 def make_member(username: str | None = None, *, approved: bool = True, **fields: Any):

@@ -1,0 +1,85 @@
+"""Anonymous thread pages served from forum.pagecache: a change shows on the next request,
+permission checks still run first, members never get a cached page."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from forum import actions, moderation, pagecache
+from forum.models import Visibility
+from tests.conftest import client_for, make_board, make_group, make_member, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def _get(client, url: str):
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+def test_second_anonymous_view_is_served_from_the_cache(thread):
+    url = thread.get_absolute_url()
+    _get(client_for(), url)
+    assert len(pagecache._pages) == 1
+    with CaptureQueriesContext(connection) as captured:
+        response = client_for().get(url)
+    assert response.status_code == 200
+    assert "A thread about CTE pathways" in response.content.decode()
+    assert response["Vary"] and "Cookie" in response["Vary"]
+    # the thread (with its permission check) and its event number; nothing rendered
+    assert len(captured) <= 2
+
+
+def test_reply_edit_reaction_and_hiding_show_on_the_next_anonymous_view(thread, other_member):
+    url = thread.get_absolute_url()
+    anonymous = client_for()
+    assert "Fresh reply about welding" not in _get(anonymous, url)
+
+    result = actions.reply_to_thread(other_member, thread, body="Fresh reply about welding")
+    assert "Fresh reply about welding" in _get(anonymous, url)
+
+    actions.edit_post(other_member, result.post, body="Edited: welding and CNC", reason="")
+    page = _get(anonymous, url)
+    assert "Edited: welding and CNC" in page and "Fresh reply about welding" not in page
+
+    first = thread.posts.get(number=1)
+    actions.react(other_member, first, "thanks")
+    assert 'data-kind="thanks" data-count="1"' in _get(anonymous, url)
+
+    staff = make_staff("modstaff")
+    moderation.hide_post(staff, result.post, reason="off topic")
+    assert "Edited: welding and CNC" not in _get(anonymous, url)
+
+
+def test_thread_moved_to_a_private_board_is_not_served_from_the_cache(thread, member):
+    url = thread.get_absolute_url()
+    _get(client_for(), url)
+    private = make_board("Board room", visibility=Visibility.GROUPS, groups=[make_group("g")])
+    type(thread).objects.filter(pk=thread.pk).update(board=private)
+    assert client_for().get(url).status_code == 404
+
+
+def test_members_never_get_the_anonymous_page(thread, other_member):
+    url = thread.get_absolute_url()
+    _get(client_for(), url)
+    page = _get(client_for(other_member), url)
+    assert 'id="reply-form"' in page
+    assert "Sign in</a> to reply" not in page
+    assert make_member("third") is not None
+
+
+def test_other_query_parameters_bypass_the_cache(thread):
+    _get(client_for(), thread.get_absolute_url() + "?page=1&utm=x")
+    assert len(pagecache._pages) == 0
+
+
+def test_cached_pages_expire(thread, monkeypatch):
+    url = thread.get_absolute_url()
+    _get(client_for(), url)
+    (key,) = pagecache._pages
+    monkeypatch.setattr(pagecache, "TTL", -1.0)
+    pagecache.put(key, b"stale", "text/html")
+    assert "stale" not in _get(client_for(), url)
