@@ -75,12 +75,14 @@ def approve_member(staff: Any, member: Any) -> bool:
     locked = User.objects.select_for_update().get(pk=member.pk)
     if locked.membership_status == MembershipStatus.APPROVED:
         return False
+    before = locked.membership_status
     locked.membership_status = MembershipStatus.APPROVED
     locked.approved_at = timezone.now()
     locked.approved_by = staff
     locked.save(update_fields=["membership_status", "approved_at", "approved_by"])
     member.membership_status, member.approved_at = locked.membership_status, locked.approved_at
     member.approved_by = staff
+    _log_decision(staff, locked, "approve_member", before)
     notifications.notify_membership_approved(locked, staff)
     return True
 
@@ -96,7 +98,21 @@ def decline_member(staff: Any, member: Any) -> bool:
     locked.membership_status = MembershipStatus.DECLINED
     locked.save(update_fields=["membership_status"])
     member.membership_status = locked.membership_status
+    _log_decision(staff, locked, "decline_member", MembershipStatus.PENDING)
     return True
+
+
+def _log_decision(staff: Any, member: Any, action: str, before: str) -> None:
+    """Approving and declining sign-ups are moderator actions: they go in the moderation log."""
+    from forum.moderation import log_action
+
+    log_action(
+        staff,
+        action,
+        target_user=member,
+        before={"membership_status": str(before)},
+        after={"membership_status": str(member.membership_status)},
+    )
 
 
 def _login_keys(request: HttpRequest, username: str) -> list[tuple[str, str, str]]:

@@ -368,6 +368,33 @@ def test_silenced_member_cannot_start_or_reply_but_may_react_until_lifted():
     assert client.post(f"/t/{w.thread.pk}/reply/", {"body": "Let me answer."}).status_code == 302
 
 
+def test_approving_and_declining_sign_ups_are_logged_moderator_actions():
+    """5.5/5.6: approve or decline pending sign-ups; both are moderator actions in the log,
+    with before and after, found by the log's action and member filters."""
+    w = make_world()
+    hopeful, spammer = make_member(approved=False), make_member(approved=False)
+    staff = client_for(w.staff)
+    for member, decision in ((hopeful, "approve"), (spammer, "decline")):
+        url = reverse("members:decide", args=[member.pk])
+        assert staff.post(url, {"decision": decision}).status_code == 302
+    approved = ModerationAction.objects.get(action="approve_member")
+    declined = ModerationAction.objects.get(action="decline_member")
+    assert approved.actor == w.staff and approved.target_user == hopeful
+    assert approved.before == {"membership_status": "pending"}
+    assert approved.after == {"membership_status": "approved"}
+    assert declined.target_user == spammer and declined.after == {"membership_status": "declined"}
+    log = _html(staff.get(reverse("moderation:log"), {"action": "approve_member"}))
+    assert f'id="log-{approved.pk}"' in log and f'id="log-{declined.pk}"' not in log
+    assert "membership status:</span> pending → approved" in log
+    log = _html(staff.get(reverse("moderation:log"), {"member": spammer.username}))
+    assert f'id="log-{declined.pk}"' in log and f'id="log-{approved.pk}"' not in log
+    page = _html(staff.get(reverse("moderation:member", args=[hopeful.username])))
+    assert "approve member" in page
+    # A second click changes nothing and logs nothing.
+    staff.post(reverse("members:decide", args=[hopeful.pk]), {"decision": "approve"})
+    assert ModerationAction.objects.filter(action="approve_member").count() == 1
+
+
 # ---------------------------------------------------------------- 5.2 thread tools
 
 
