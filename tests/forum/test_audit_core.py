@@ -301,6 +301,41 @@ def test_email_excerpt_comes_from_the_sanitized_rendering(django_capture_on_comm
     assert 'href="javascript' not in html and '<a href="javascript' not in post.html
 
 
+def test_rerender_posts_command_renders_every_stale_post_and_reindexes_it():
+    """3.4: re-rendered when the renderer's version changes: every stale post at once (after an
+    upgrade, a sanitizer fix above all), not only in threads someone opens; search follows."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from forum.markdown import RENDER_VERSION
+
+    author = make_member()
+    thread = make_thread(make_board(), author, body="Platypus **grant** for the lab.")
+    reply = make_reply(thread, author, "A second platypus note.")
+    fresh = make_reply(thread, author, "Fresh one.")
+    stale = [thread.posts.get(number=1), reply]
+    old = '<p>old <img src="x" onerror="alert(1)"></p>'
+    Post.objects.filter(pk__in=[p.pk for p in stale]).update(html=old, render_version=0)
+    Post.objects.filter(pk=fresh.pk).update(html="<p>cached</p>")
+    for post in stale:
+        search.remove_post(post)  # as an index built from the old HTML would be
+    assert _search_ids(author, "platypus") == []
+    out = StringIO()
+    call_command("rerender_posts", "--batch-size", "1", stdout=out)
+    assert "Re-rendered 2 posts" in out.getvalue()
+    for post in stale:
+        post.refresh_from_db()
+        assert post.render_version == RENDER_VERSION
+        assert "onerror" not in post.html and "platypus" in post.html.lower()
+    assert "<strong>grant</strong>" in stale[0].html
+    assert Post.objects.get(pk=fresh.pk).html == "<p>cached</p>"  # current version: untouched
+    assert sorted(_search_ids(author, "platypus")) == sorted(p.pk for p in stale)
+    out = StringIO()
+    call_command("rerender_posts", stdout=out)
+    assert "Re-rendered 0 posts" in out.getvalue()
+
+
 # ---------------------------------------------------------------- 3.5 unread tracking
 
 
