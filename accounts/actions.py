@@ -37,8 +37,9 @@ def sign_out(request: HttpRequest) -> None:
         disconnect_member(user.pk, reason="signed_out")
 
 
-def end_other_sessions(user: Any, keep: str | None) -> None:
-    """After a password change or reset: every other session of this member ends."""
+def end_other_sessions(user: Any, keep: str | None, *, reason: str = "password_changed") -> None:
+    """After a password change or reset (or a deactivation): every other session of this
+    member ends, on the server and in their open sockets."""
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if session.session_key == keep:
             continue
@@ -46,7 +47,7 @@ def end_other_sessions(user: Any, keep: str | None) -> None:
             session.delete()
     from realtime.publish import disconnect_member
 
-    disconnect_member(user.pk, reason="password_changed", keep_session=keep)
+    disconnect_member(user.pk, reason=reason, keep_session=keep)
 
 
 def update_profile(user: Any, form: Any) -> Any:

@@ -27,6 +27,13 @@ class SignupForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         self.request = request  # for the per-address sign-up limit
 
+    def clean_display_name(self) -> str:
+        # One line, like the profile form: a name is shown in titles, lists and email subjects.
+        name = " ".join(self.cleaned_data["display_name"].split())
+        if not name:
+            raise forms.ValidationError("Enter your full name.")
+        return name
+
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exists():

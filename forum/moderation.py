@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from . import live, notifications, permissions, search
+from . import limits, live, notifications, permissions, search
 from .models import (
     Board,
     ModerationAction,
@@ -762,6 +762,8 @@ def report_post(user: Any, post: Post | int, *, reason: str, text: str = "") -> 
     refusal = "You already reported this post; the moderators will look at it."
     if Report.objects.filter(post=post, reporter=user).exists():
         raise ValidationError(refusal, code="already_reported")
+    # After the refusals above, so that only reports that would be filed count (fails open).
+    limits.check_rate(user, "report")
     try:
         with transaction.atomic():
             report = Report.objects.create(

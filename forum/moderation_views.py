@@ -26,7 +26,7 @@ from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import moderation, permissions, queries
+from . import limits, moderation, permissions, queries
 from .models import Board, ModerationAction, Post, Report, ReportReason, Thread
 
 User = get_user_model()
@@ -588,6 +588,7 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
     permissions.check_report(request.user, post)
     already = Report.objects.filter(post=post, reporter=request.user).exists()
     form = ReportForm(request.POST or None)
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             moderation.report_post(
@@ -600,6 +601,9 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
             return redirect(post.get_absolute_url())
         except ValidationError as exc:
             form.add_error("text" if exc.code == "text" else None, _errors(exc))
+        except limits.RateLimited as limited:
+            form.add_error(None, limited.message)
+            status = 429
     return render(
         request,
         "moderation/report.html",
@@ -609,7 +613,7 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
             "already": already,
             "body_visible": permissions.can_see_post_body(request.user, post),
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
 
 

@@ -723,7 +723,9 @@ def _message(user: Any, subject: str, template: str, context: dict[str, Any]) ->
         "inbox_url": _site_url(reverse("notifications:inbox")),
     }
     msg = EmailMultiAlternatives(
-        subject=subject[:150],
+        # One line: a name or title with a line break (set in the admin, or older data) would
+        # make the header invalid and stop the whole batch of emails.
+        subject=" ".join(subject.split())[:150],
         body=render_to_string(f"notifications/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],

@@ -37,6 +37,7 @@ were dropped from the index on removal, so removed text does not linger): call
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -212,7 +213,8 @@ def rebuild_index(*, batch_size: int = 20000) -> int:
         )
         cursor.execute(f"ANALYZE {PG_TABLE}")
         cursor.execute(f"SELECT count(*) FROM {PG_TABLE}")  # noqa: S608
-        cache.delete(FLOOR_CACHE_KEY)
+        with contextlib.suppress(Exception):  # Redis down: the cached floor expires in 5 min
+            cache.delete(FLOOR_CACHE_KEY)
         return cursor.fetchone()[0]
 
 
@@ -427,13 +429,17 @@ _PG_THREAD_VISIBLE = (
 def _recent_floor() -> int:
     """The post id below which posts count as older for the tiered scan. A literal (not a
     subquery) so the planner estimates both tiers from statistics; cached, as it only has to be
-    roughly right."""
-    floor = cache.get(FLOOR_CACHE_KEY)
+    roughly right. Reading never depends on Redis: with the cache down it is computed."""
+    try:
+        floor = cache.get(FLOOR_CACHE_KEY)
+    except Exception:  # redis-py's ConnectionError/TimeoutError
+        floor = None
     if floor is None:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT coalesce(max(post_id), 0) FROM {PG_TABLE}")  # noqa: S608
             floor = max(0, cursor.fetchone()[0] - RECENT_WINDOW)
-        cache.set(FLOOR_CACHE_KEY, floor, 300)
+        with contextlib.suppress(Exception):  # an outage costs one cheap max() per search
+            cache.set(FLOOR_CACHE_KEY, floor, 300)
     return floor
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -65,6 +67,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.refilled = time.monotonic()
         self.strikes = 0
         self.closed = False
+        # Deliveries held while the member's rights are re-checked (see member_revoked).
+        self.holds = 0
+        self.held: list[tuple[str | None, int | None, str]] = []
         self.hub = get_hub()
         await self.accept()
         if self.user_id:
@@ -99,7 +104,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         try:
             if not self._take_token():
-                await self.refuse("rate_limited", "Too many messages: slow down.")
+                wait = max(1, math.ceil((1 - self.tokens) / RATE_PER_SECOND))
+                await self.refuse(
+                    "rate_limited",
+                    f"Too many messages. You can send again in {wait} "
+                    f"second{'s' if wait != 1 else ''}.",
+                )
                 return
             if bytes_data is not None:
                 if len(bytes_data) > MAX_FRAME:
@@ -288,6 +298,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         sub = self.subs.get(stream)
         if sub is None or self.closed:
             return
+        if self.holds:
+            self.held.append((stream, seq, text))
+            return
         if sub.buffer is not None:
             sub.buffer.append((seq, text))
             return
@@ -295,6 +308,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def deliver_frame(self, stream: str | None, text: str) -> None:
         if self.closed or (stream is not None and stream not in self.subs):
+            return
+        if self.holds:
+            self.held.append((stream, None, text))
             return
         await self.send(text_data=text)
 
@@ -312,20 +328,50 @@ class LiveConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def member_revoked(self, message: dict[str, Any]) -> None:
-        """Sign-out, password change, suspension, group change: who is this socket now?"""
-        if self.closed:
-            return
-        user = await database_sync_to_async(access.current_user)(self.session_key)
-        if access.member_is_cut_off(user) or user.pk != self.user_id:
-            await self.close_with(CLOSE_SESSION_ENDED, str(message.get("reason") or "revoked"))
-            return
-        self.user = user
-        for stream, sub in list(self.subs.items()):
-            if not await database_sync_to_async(access.may_subscribe)(user, stream):
-                await self.stream_revoked(stream)
+    def member_revoked(self, message: dict[str, Any]) -> Awaitable[None]:
+        """Sign-out, password change, suspension, group change: who is this socket now?
+
+        Deliberately not `async def`: the hub calls this while dispatching the revoke and runs
+        the returned re-check as a task, so without holding here an event the hub dispatches
+        next (a notification posted right after the sign-out) would reach the socket before
+        the re-check had run. Deliveries wait until it is done; they are dropped if the socket
+        closes and sent, for the streams still allowed, if it stays open."""
+        self.holds += 1
+        return self._recheck_member(message)
+
+    async def _recheck_member(self, message: dict[str, Any]) -> None:
+        try:
+            if self.closed:
+                return
+            user = await database_sync_to_async(access.current_user)(self.session_key)
+            if access.member_is_cut_off(user) or user.pk != self.user_id:
+                self.held = []
+                await self.close_with(CLOSE_SESSION_ENDED, str(message.get("reason") or "revoked"))
+                return
+            self.user = user
+            for stream, sub in list(self.subs.items()):
+                if not await database_sync_to_async(access.may_subscribe)(user, stream):
+                    await self.stream_revoked(stream)
+                else:
+                    sub.may_type = await database_sync_to_async(access.may_type)(user, stream)
+        except Exception:
+            # Rights unknown (database unreachable): fail closed. The client reconnects with
+            # backoff and resumes from the event log, so nothing is lost.
+            log.exception("live socket: could not re-check member %s", self.user_id)
+            self.held = []
+            await self.close_with(CLOSE_SESSION_ENDED, "recheck_failed")
+        finally:
+            self.holds -= 1
+            if not self.holds:
+                await self._release_held()
+
+    async def _release_held(self) -> None:
+        held, self.held = self.held, []
+        for stream, seq, text in held:
+            if seq is None:
+                await self.deliver_frame(stream, text)
             else:
-                sub.may_type = await database_sync_to_async(access.may_type)(user, stream)
+                await self.deliver_event(stream, seq, text)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         if self.closed:

@@ -211,6 +211,7 @@ def load_corpus(directory: Path) -> list[str]:
 class Report:
     payloads: int = 0
     outputs: int = 0
+    unsent_emails: int = 0  # a payload whose email was never built is a payload not checked
     sinks: set[str] = field(default_factory=set)
     failures: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
@@ -353,8 +354,9 @@ def run_sinks(payloads: list[str], *, log: Callable[[str], None] = print) -> Rep
     unsent = 0
     for notification_id in ids:  # one by one: a failure must not hide the others' bodies
         unsent += 1 - notifications.send_notification_emails([notification_id])
+    report.unsent_emails = unsent
     if unsent:
-        log(f"  WARNING: {unsent} notification emails were not sent (see the log above)")
+        log(f"  {unsent} notification emails were not sent (see the log above)")
     for message in mail.outbox:
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
@@ -439,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = set(SINKS) - report.sinks
     if missing:
         print(f"FAILED: these sinks were never exercised: {sorted(missing)}")
+        return 1
+    if report.unsent_emails:
+        print(f"FAILED: {report.unsent_emails} notification emails could not be built or sent")
         return 1
     if report.failures:
         shown: set[tuple[str, str]] = set()

@@ -113,6 +113,7 @@ def test_run_sinks_sample_corpus_has_no_executable_markup():
         "search",
     }
     assert report.outputs > len(payloads) * 12
+    assert report.unsent_emails == 0  # every payload's email was built, so it was checked
     assert report.failures == [], (
         report.summary()
         + "\n"
