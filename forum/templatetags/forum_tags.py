@@ -118,6 +118,11 @@ def can_see_body(post: Any, user: Any) -> bool:
 
 
 @register.filter
+def can_purge(thread: Any, user: Any) -> bool:
+    return permissions.can_purge_thread(user, thread)
+
+
+@register.filter
 def emoji(kind: str) -> str:
     return REACTION_EMOJI.get(kind, "")
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -224,6 +226,42 @@ def test_every_moderator_action_is_logged_with_who_what_target_when_reason_befor
 
 
 # ---------------------------------------------------------------- 5.1 roles, 5.6 the log
+
+
+# Role checks outside forum/permissions.py that are not permission decisions, with why.
+ROLE_READS_ALLOWED = {
+    # Staff reports always count towards hiding a post automatically (trust, not a permission).
+    ("forum/moderation.py", "if member.is_staff:"),
+}
+ROLE_PATTERN = re.compile(r"is_staff|is_superuser|moderator_groups|\.moderators\b")
+
+
+def test_role_checks_live_only_in_the_permission_module():
+    """5.1: every check goes through forum/permissions.py: no view, action, consumer or forum
+    template reads staff or moderator roles itself."""
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        *[
+            p
+            for p in (root / "forum").glob("*.py")
+            if p.name not in {"permissions.py", "models.py"}
+        ],
+        *(root / "forum" / "templatetags").glob("*.py"),
+        *(root / "forum" / "management" / "commands").glob("*.py"),
+        *[p for p in (root / "realtime").glob("*.py") if p.name != "models.py"],
+        *(root / "templates" / "forum").glob("*.html"),
+        *(root / "templates" / "moderation").glob("*.html"),
+    ]
+    assert len(files) > 30
+    found = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        if rel == "forum/admin.py":
+            continue  # Django admin registration, not a forum decision
+        for line in path.read_text().splitlines():
+            if ROLE_PATTERN.search(line) and (rel, line.strip()) not in ROLE_READS_ALLOWED:
+                found.append(f"{rel}: {line.strip()}")
+    assert found == []
 
 
 def test_purge_of_a_private_thread_is_logged_on_its_board_for_its_moderators_only():
