@@ -333,6 +333,40 @@ def test_deactivation_in_admin_closes_socket_within_five_seconds(people):
     run(main)
 
 
+def test_group_removed_in_admin_drops_private_stream_at_once(transactional_db):
+    from tests.conftest import make_group
+
+    insider = make_member()
+    group = make_group("Board members", insider)
+    board = make_board(visibility=Visibility.GROUPS, groups=[group])
+    thread = make_thread(board, insider, title="Budget item for CTE")
+    superuser = make_staff(is_superuser=True)
+    replier = make_staff()
+
+    async def main():
+        browser = await db(_signed_in)(insider)
+        sock = await _socket_of(browser)
+        assert (await sock.subscribe(f"thread:{thread.pk}"))["type"] == "subscribed"
+
+        def remove_from_group():
+            admin = _signed_in(superuser)
+            url = f"/admin/accounts/user/{insider.pk}/change/"
+            data = _admin_form(admin, url, "user_form")
+            assert data.get("groups") == [str(group.pk)]
+            data["groups"] = []
+            assert admin.post(url, data).status_code == 302
+            assert not insider.groups.exists()
+
+        await db(remove_from_group)()
+        closed = await sock.expect("error", timeout=CLOSE_WITHIN)
+        assert closed["code"] == "stream_closed" and closed["stream"] == f"thread:{thread.pk}"
+        await db(make_reply)(thread, replier, "Private follow-up on the budget item")
+        await sock.nothing(0.5)  # nothing more from the private thread
+        await sock.close()
+
+    run(main)
+
+
 def test_password_set_by_staff_in_admin_ends_sessions_and_closes_sockets(people):
     member = people["member"]
     superuser = make_staff(is_superuser=True)
