@@ -59,19 +59,21 @@ def main() -> None:
     for _ in range(3):
         resp = client.get(args.url)
     print(f"{args.url}: status {resp.status_code}, {len(resp.content)} bytes")
-    times = []
+    times, cpu = [], []
     prof = cProfile.Profile() if args.profile else None
     for _ in range(args.n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()
         client.get(args.url)
         if prof:
             prof.disable()
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     print(
         f"{args.n} requests: median {statistics.median(times):.1f} ms, "
-        f"min {min(times):.1f} ms, max {max(times):.1f} ms"
+        f"min {min(times):.1f} ms, max {max(times):.1f} ms; CPU of this process median "
+        f"{statistics.median(cpu):.1f} ms, min {min(cpu):.1f} ms"
     )
     if prof:
         pstats.Stats(prof).sort_stats(args.sort).print_stats(args.lines)
