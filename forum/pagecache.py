@@ -65,6 +65,9 @@ def get(key: str) -> tuple[bytes, str] | None:
 
 
 def put(key: str, content: bytes, content_type: str) -> None:
+    if b"csrfmiddlewaretoken" in content:
+        # A CSRF token belongs to one visitor: a page holding one is never shared.
+        return
     with _lock:
         _pages[key] = (time.monotonic() + TTL, content, content_type)
         _pages.move_to_end(key)

@@ -56,8 +56,10 @@ def reaction_bar(context: Any, post: Any) -> SafeString:
     counts = post.reaction_counts or {}
     mine = getattr(post, "my_reactions", None) or ()
     reactors = getattr(post, "reactors", None) or {}
-    csrf = "" if live else _csrf_input(context)
     disabled = live or not permissions.can_react(context.get("user"), post)
+    # No token in a form that cannot be sent: anonymous pages then carry no CSRF token at all,
+    # which lets forum.pagecache share them between visitors.
+    csrf = "" if disabled else _csrf_input(context)
     action = escape(pk_url("forum:react", post.pk))
     undo_input = '<input type="hidden" name="undo" value="1">'
     out = []

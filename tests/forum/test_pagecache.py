@@ -83,3 +83,13 @@ def test_cached_pages_expire(thread, monkeypatch):
     monkeypatch.setattr(pagecache, "TTL", -1.0)
     pagecache.put(key, b"stale", "text/html")
     assert "stale" not in _get(client_for(), url)
+
+
+def test_shared_anonymous_page_holds_no_csrf_token(thread):
+    """A cached page is served to every visitor: it must not carry one visitor's CSRF token."""
+    first = client_for(None).get(thread.get_absolute_url())
+    assert first.status_code == 200
+    assert b"csrfmiddlewaretoken" not in first.content
+    pagecache.clear()
+    pagecache.put("k", b'<input name="csrfmiddlewaretoken" value="x">', "text/html")
+    assert pagecache.get("k") is None
