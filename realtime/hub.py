@@ -45,6 +45,11 @@ PRESENCE_REFRESH_SECONDS = 20.0
 PRESENCE_EXPIRES_SECONDS = 60.0
 PRESENCE_THROTTLE_SECONDS = 1.0
 PRESENCE_NAMES = 20
+# Deliveries between two yields to the event loop while fanning one event out. daphne's writes
+# (Twisted) leave the process only when the loop runs, so without a yield the first socket's
+# bytes wait until the frame for the last socket has been handed over, and the clients (and
+# the kernel) start only then. bench/fanout.py measures it; LIVE_FAN_OUT_BATCH=0 never yields.
+FAN_OUT_BATCH = int(os.environ.get("LIVE_FAN_OUT_BATCH") or 50)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -72,6 +77,9 @@ class Hub:
         self.groups: dict[str, set[LocalSocket]] = {}
         self.joining: dict[str, asyncio.Future] = {}
         self.stream_last: dict[str, int] = {}
+        # One fan-out at a time per stream (the receive loop and the sweep's catch-up both fan
+        # out, and a fan-out yields): a socket never gets event N+1 before event N.
+        self.stream_locks: dict[str, asyncio.Lock] = {}
         self.live = self.layer is not None
         self.task: asyncio.Task | None = None
         self.sweeper: asyncio.Task | None = None
@@ -119,6 +127,7 @@ class Hub:
         del self.groups[group]
         if group.startswith("s."):
             self.stream_last.pop(stream_of_group(group), None)
+            self.stream_locks.pop(stream_of_group(group), None)
         if self.layer is not None and self.channel is not None:
             try:
                 await self.layer.group_discard(group, self.channel)
@@ -237,7 +246,9 @@ class Hub:
         tops = await database_sync_to_async(access.last_seqs)(streams)
         for stream in streams:
             if tops.get(stream, 0) > self.stream_last.get(stream, 0):
-                await self._fill_gap(stream, tops[stream] + 1)
+                async with self._stream_lock(stream):
+                    if tops[stream] > self.stream_last.get(stream, 0):
+                        await self._fill_gap(stream, tops[stream] + 1)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -258,12 +269,19 @@ class Hub:
         stream, seq = event["stream"], int(event["id"])
         if group_name(stream) not in self.groups:
             return
-        last = self.stream_last.get(stream)
-        if last is not None and seq <= last:
-            return  # already delivered (gap fill or duplicate doorbell)
-        if last is not None and seq > last + 1:
-            await self._fill_gap(stream, seq)
-        await self._fan_out(event)
+        async with self._stream_lock(stream):
+            last = self.stream_last.get(stream)
+            if last is not None and seq <= last:
+                return  # already delivered (gap fill or duplicate doorbell)
+            if last is not None and seq > last + 1:
+                await self._fill_gap(stream, seq)
+            await self._fan_out(event)
+
+    def _stream_lock(self, stream: str) -> asyncio.Lock:
+        lock = self.stream_locks.get(stream)
+        if lock is None:
+            lock = self.stream_locks[stream] = asyncio.Lock()
+        return lock
 
     async def _fill_gap(self, stream: str, upto: int) -> None:
         """Deliver events after stream_last[stream] and before `upto` from the database."""
@@ -303,7 +321,9 @@ class Hub:
         )
         self.stats["events"] += 1
         self.stats["deliveries"] += len(sockets)
-        for socket in sockets:
+        for index, socket in enumerate(sockets):
+            if FAN_OUT_BATCH and index and not index % FAN_OUT_BATCH:
+                await asyncio.sleep(0)  # let the writes so far leave (see FAN_OUT_BATCH)
             await socket.deliver_event(stream, seq, text)
 
     async def _still_allowed(

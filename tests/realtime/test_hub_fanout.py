@@ -1,0 +1,101 @@
+"""The hub's fan-out: it yields to the event loop every FAN_OUT_BATCH sockets (so daphne's
+writes leave while the rest are handed over), and one stream is fanned out by one task at a
+time, so a catch-up running meanwhile never puts event N+1 before event N on any socket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from realtime import access
+from realtime.hub import FAN_OUT_BATCH, Hub
+
+STREAM = "thread:1"
+GROUP = "s.thread.1"
+
+
+class FakeSocket:
+    def __init__(self, gate: asyncio.Event | None = None, reached: asyncio.Event | None = None):
+        self.user_id = None
+        self.display_name = ""
+        self.seqs: list[int] = []
+        self.gate = gate
+        self.reached = reached
+
+    async def deliver_event(self, stream: str, seq: int, text: str) -> None:
+        if self.gate is not None and not self.reached.is_set():
+            self.reached.set()
+            await self.gate.wait()  # its first delivery suspends the fan-out, later ones do not
+        self.seqs.append(seq)
+
+    async def deliver_frame(self, stream: str | None, text: str) -> None:
+        pass
+
+    async def stream_revoked(self, stream: str) -> None:
+        pass
+
+    async def member_revoked(self, message: dict[str, Any]) -> None:
+        pass
+
+    def socket_user(self) -> Any:
+        return None
+
+
+def event(seq: int) -> dict[str, Any]:
+    return {"stream": STREAM, "id": seq, "type": "post.created", "data": {"post_id": seq}}
+
+
+def test_fan_out_yields_to_the_loop_every_batch():
+    async def main() -> tuple[int, list[FakeSocket]]:
+        hub = Hub()
+        sockets = [FakeSocket() for _ in range(2 * FAN_OUT_BATCH + 1)]
+        hub.groups[GROUP] = set(sockets)
+        hub.stream_last[STREAM] = 0
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.get_running_loop().create_task(ticker())
+        await asyncio.sleep(0)
+        ticks = 0
+        await hub.on_event(event(1))
+        task.cancel()
+        return ticks, sockets
+
+    ticks, sockets = async_to_sync(main)()
+    assert FAN_OUT_BATCH > 0
+    assert ticks >= 2  # the loop ran between batches
+    assert all(s.seqs == [1] for s in sockets)
+
+
+def test_catch_up_during_a_suspended_fan_out_keeps_every_socket_in_order(monkeypatch):
+    monkeypatch.setattr(access, "last_seqs", lambda streams: {STREAM: 2})
+    monkeypatch.setattr(
+        access, "events_after", lambda stream, after, limit: [event(2)] if after < 2 else []
+    )
+
+    async def main() -> list[FakeSocket]:
+        hub = Hub()
+        gate, reached = asyncio.Event(), asyncio.Event()
+        sockets = [FakeSocket() for _ in range(10)]
+        sockets.append(FakeSocket(gate, reached))
+        sockets += [FakeSocket() for _ in range(10)]
+        hub.groups[GROUP] = dict.fromkeys(sockets)  # ordered: the gated socket is in the middle
+        hub.stream_last[STREAM] = 0
+        first = asyncio.get_running_loop().create_task(hub.on_event(event(1)))
+        await reached.wait()  # event 1 is half fanned out
+        catch_up = asyncio.get_running_loop().create_task(hub.catch_up_all())
+        await asyncio.sleep(0.3)  # the catch-up goes as far as it can meanwhile
+        gate.set()
+        await first
+        await catch_up
+        return sockets
+
+    sockets = async_to_sync(main)()
+    assert [s.seqs for s in sockets] == [[1, 2]] * len(sockets)
