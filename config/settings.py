@@ -165,20 +165,26 @@ if TESTING:
 # (one process only). Set: channels-redis and a Redis cache shared by every daphne worker.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # Explicit pool size: the default (100) fails under a connect storm. Sockets join
                 # groups once per process (realtime.hub), so the layer sees few connections.
-                # Timeouts: a request publishing with Redis down waits 2 s at most (then the
-                # publisher pauses, realtime.publish); socket_timeout exceeds BZPOPMIN's 5 s.
+                # Timeouts: a request publishing with Redis down waits 2 s at most (two connect
+                # attempts, then the publisher pauses, realtime.publish); socket_timeout exceeds
+                # BZPOPMIN's 5 s. retry_on_error: after a Redis restart every idle pooled
+                # connection is dead; retried once, a command reconnects instead of failing
+                # (test_channel_layer_pool_survives_redis_restart in tests/realtime).
                 "hosts": [
                     {
                         "address": REDIS_URL,
                         "max_connections": 500,
-                        "socket_connect_timeout": 2,
+                        "socket_connect_timeout": 1,
                         "socket_timeout": 10,
+                        "retry_on_error": [RedisConnectionError],
                     }
                 ],
                 # Per channel: one hub channel per process carries every event of that process.

@@ -49,7 +49,7 @@ print(json.dumps({
     "debug": s.DEBUG, "secret_key_len": len(s.SECRET_KEY),
     "staticfiles": s.STORAGES["staticfiles"]["BACKEND"],
     "whitenoise": "whitenoise.middleware.WhiteNoiseMiddleware" in s.MIDDLEWARE,
-}))
+}, default=repr))
 """
 
 

@@ -14,7 +14,11 @@ database poll that would hide a failure of both."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -33,6 +37,7 @@ from realtime.streams import thread_stream
 from tests.conftest import make_board, make_member, make_reply, make_thread
 from tests.realtime.conftest import db, open_socket, run
 from tests.servers import (
+    BASE_DIR,
     HttpMember,
     LiveClient,
     PrivateRedis,
@@ -109,6 +114,66 @@ def assert_gap_free_prefix(client: LiveClient, stream: str) -> None:
     """Whatever a connected socket has seen so far is 1..k: no hole, no duplicate."""
     ids = [e["id"] for e in client.events.get(stream, [])]
     assert ids == list(range(1, len(ids) + 1)), f"{client}: {ids}"
+
+
+STALE_POOL_SCRIPT = """
+import asyncio, json, os, sys
+from tests.servers import PrivateRedis
+
+redis = PrivateRedis()
+redis.start()
+os.environ["REDIS_URL"] = redis.url
+import django
+
+django.setup()
+from channels.layers import get_channel_layer
+
+
+async def main():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+
+    async def burst(tag):
+        calls = [layer.group_add(f"{tag}{i}", channel) for i in range(4)]
+        calls += [layer.group_send(f"{tag}{i}", {"type": "x"}) for i in range(4)]
+        return [repr(r) for r in await asyncio.gather(*calls, return_exceptions=True) if r]
+
+    before = await burst("a")  # several pooled connections, idle afterwards
+    redis.restart()
+    after = await burst("b")
+    print(json.dumps({"before": before, "after": after}))
+
+
+try:
+    asyncio.run(main())
+finally:
+    redis.stop()
+"""
+
+
+def test_channel_layer_pool_survives_redis_restart(tmp_path):
+    """After Redis restarts, every idle pooled connection is dead. The project's layer settings
+    make the first command on each reconnect instead of failing: otherwise, after a restart,
+    concurrent publishes, group joins and member revocations failed once per stale connection
+    (lost doorbells, a false "live updates paused", a lost sign-out to the sockets)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONPATH=str(BASE_DIR),
+        DATA_DIR=str(tmp_path),
+        CHANNEL_PREFIX="stale-pool-test",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", STALE_POOL_SCRIPT],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"before": [], "after": []}, outcome
 
 
 def test_ring_skipped_after_a_failure_is_delivered_by_the_sweep(transactional_db, monkeypatch):
@@ -245,6 +310,9 @@ def test_redis_down_posting_works_page_says_paused_and_clients_catch_up(cluster)
         client.wait_events(stream, 3, timeout=10)
         client.drain(0.3)
         assert_exactly_once_in_order(client, stream, 3)
+    # One pause, one resume: no false "paused" once Redis is back (stale pooled connections).
+    statuses = [f["live"] for f in watcher.frames if f["type"] == "status"]
+    assert statuses == [False, True], statuses
 
 
 def test_redis_restart_during_burst_loses_and_duplicates_nothing(cluster):
