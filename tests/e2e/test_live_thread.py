@@ -24,7 +24,7 @@ from tests.e2e.browser import (
     signed_in_context,
     watch_errors,
 )
-from tests.servers import HttpMember, session_cookie, start_servers
+from tests.servers import HttpMember, private_redis, session_cookie, start_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]
 
@@ -342,3 +342,39 @@ def test_signing_out_in_another_tab_ends_live_updates_without_reconnecting(trans
         assert len(opened) == 1, opened
         assert_not_reloaded(b)
         assert not errors, errors
+
+
+@pytest.mark.redis
+def test_redis_down_shows_paused_banner_and_page_catches_up_when_it_returns(transactional_db):
+    """Issue 4 point 6 in a browser: with Redis stopped, posting still works and the page says
+    live updates are paused; when Redis returns the banner goes and the reply shows."""
+    from playwright.sync_api import expect
+
+    _, maria, james, _, thread = _world()
+    url = thread.get_absolute_url() + "?page=1"
+    jar = session_cookie(james)
+
+    with (
+        private_redis() as redis,
+        start_servers(1, redis_url=redis.url, env=SERVER_ENV) as [server],
+    ):
+        maria_http = HttpMember(server, maria)  # signs in through the database: before chromium
+        with chromium() as browser:
+            b = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(b)
+            open_live(b, server.url + url, [f"thread:{thread.pk}"])
+            status = b.locator("#live-status")
+            expect(status).to_be_hidden()
+
+            redis.stop()
+            expect(status).to_have_text("Live updates paused — reconnecting…", timeout=15_000)
+            code, _ = maria_http.reply(thread.pk, "Posted while Redis was down.")
+            assert code == 302, code
+
+            redis.start()
+            expect(b.locator("#posts article.post", has_text="while Redis was down")).to_have_count(
+                1, timeout=15_000
+            )
+            expect(status).to_be_hidden(timeout=15_000)
+            assert_not_reloaded(b)
+            assert not errors, errors
