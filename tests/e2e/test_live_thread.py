@@ -378,3 +378,35 @@ def test_redis_down_shows_paused_banner_and_page_catches_up_when_it_returns(tran
             expect(status).to_be_hidden(timeout=15_000)
             assert_not_reloaded(b)
             assert not errors, errors
+
+
+def test_reply_posted_between_page_render_and_socket_open_is_caught_up(transactional_db):
+    """The page-load gap: the thread page is rendered, then (before live.js has even loaded)
+    a reply is posted. The first subscribe asks for the page-load window (since_ms), so the
+    reply still appears, once."""
+    from playwright.sync_api import expect
+
+    _, maria, james, _, thread = _world()
+    url = thread.get_absolute_url() + "?page=1"
+    jar = session_cookie(james)
+
+    with start_servers(1, env=SERVER_ENV) as [server]:
+        maria_http = HttpMember(server, maria)  # signs in through the database: before chromium
+        with chromium() as browser:
+            b = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(b)
+            posted: list[int] = []
+
+            def reply_before_live_js(route) -> None:
+                # The HTML is already in the browser; post before the socket exists.
+                posted.append(maria_http.reply(thread.pk, "Posted while the page loaded.")[0])
+                route.continue_()
+
+            b.route("**/static/js/live.js*", reply_before_live_js)
+            open_live(b, server.url + url, [f"thread:{thread.pk}"])
+            assert posted == [302], posted
+            expect(
+                b.locator("#posts article.post", has_text="while the page loaded")
+            ).to_have_count(1)
+            assert post_texts(b)[-1] == "Posted while the page loaded."
+            assert not errors, errors
