@@ -69,6 +69,7 @@ def test_reply_reaches_viewer_on_other_process(transactional_db):
                 assert [e["id"] for e in client.events[stream]] == [1, 2]
                 assert "March 3rd to 14th" in events[1]["data"]["html"]
             assert latency < 10
+            print(f"\nreply posted through A seen on B after {latency * 1000:.0f} ms")
         finally:
             viewer_a.close()
             viewer_b.close()

@@ -260,8 +260,10 @@ def test_redis_down_posting_works_page_says_paused_and_clients_catch_up(cluster)
     dropped.close()
 
     cluster.redis.stop()
+    stopped_at = time.monotonic()
     # The hub notices by itself and tells its sockets that live updates are paused.
     watcher.expect("status", live=False, timeout=15)
+    noticed = time.monotonic() - stopped_at
 
     started = time.monotonic()
     status, location = poster.reply(thread.pk, "Posted while Redis is down.")
@@ -293,10 +295,18 @@ def test_redis_down_posting_works_page_says_paused_and_clients_catch_up(cluster)
     opened_meanwhile.close()
 
     cluster.redis.start()
+    started_at = time.monotonic()
     # Recovered by itself: live again, and the missed reply caught up from the database
     # without the socket doing anything.
     watcher.expect("status", live=True, timeout=15)
+    resumed = time.monotonic() - started_at
     watcher.wait_events(stream, 2, timeout=10)
+    caught_up = time.monotonic() - started_at
+    print(
+        f"\nRedis outage: paused frame {noticed * 1000:.0f} ms after the stop; reply with Redis "
+        f"down answered in {took * 1000:.0f} ms; live frame {resumed * 1000:.0f} ms and missed "
+        f"reply {caught_up * 1000:.0f} ms after redis-server started"
+    )
     wait_for(lambda: healthz(a)[0] == 200 and healthz(b)[0] == 200, 15, "healthz 200")
 
     # The dropped tab comes back on the other process with its last id.
@@ -313,6 +323,33 @@ def test_redis_down_posting_works_page_says_paused_and_clients_catch_up(cluster)
     # One pause, one resume: no false "paused" once Redis is back (stale pooled connections).
     statuses = [f["live"] for f in watcher.frames if f["type"] == "status"]
     assert statuses == [False, True], statuses
+
+
+def test_sockets_get_replies_from_the_database_while_redis_is_down(cluster):
+    """With Redis down the hub's periodic sweep still reads the event log: open sockets keep
+    receiving replies, every sweep interval instead of at once (a server with a 1 s sweep)."""
+    a, _ = cluster.servers
+    board = make_board("Transportation")
+    author = make_member("maria")
+    thread = make_thread(board, author, title="Diesel technology")
+    stream = thread_stream(thread.pk)
+    polling = start_server(
+        redis_url=cluster.redis.url, env={**SERVER_ENV, "LIVE_SWEEP_SECONDS": "1"}
+    )
+    try:
+        reader = cluster.client(polling, make_member("james"))
+        reader.subscribe(stream)
+        cluster.redis.stop()
+        reader.expect("status", live=False, timeout=15)
+        poster = HttpMember(a, author)
+        for n in (1, 2):
+            assert poster.reply(thread.pk, f"Reply {n} while Redis is down.")[0] == 302
+            reader.wait_events(stream, n, timeout=8)
+        assert cluster.redis.process is None  # still down: the events came from the database
+        reader.drain(0.3)
+        assert_exactly_once_in_order(reader, stream, 2)
+    finally:
+        polling.stop()
 
 
 def test_redis_restart_during_burst_loses_and_duplicates_nothing(cluster):
