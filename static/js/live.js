@@ -808,9 +808,45 @@
     }
     var title = row.querySelector(".thread-title");
     if (title && d.title) title.textContent = d.title;
+    if ((d.is_hidden || d.is_deleted) && !moderatesBoard(boardId)) {
+      row.remove();  // members no longer see it (moderators keep it, marked)
+      return;
+    }
+    if (title) setRowFlags(row, title, d);
     row.classList.toggle("pinned", Boolean(d.is_pinned));
+    row.classList.remove("live-updated");
+    void row.offsetWidth;  // restart the highlight animation
     row.classList.add("live-updated");
     if (Number(d.board_id) !== boardId) row.remove();
+  }
+
+  function moderatesBoard(id) {
+    var el = $("mod-report-count");
+    var scope = el ? el.getAttribute("data-boards") || "" : "";
+    return scope === "all" || scope.split(",").indexOf(String(id)) >= 0;
+  }
+
+  // The flags before the title, as templates/forum/_thread_row.html draws them.
+  function setRowFlags(row, title, d) {
+    var cell = title.parentNode;
+    Array.prototype.slice.call(cell.children).forEach(function (el) {
+      if (el === title || (el.compareDocumentPosition(title) & Node.DOCUMENT_POSITION_PRECEDING)) {
+        return;  // after the title (unread tags) or the title itself
+      }
+      if (el.matches("span.tag")) el.remove();
+    });
+    [[d.is_pinned, "tag tag-pin", "Pinned", "📌 Pinned"],
+     [d.is_locked, "tag", "Locked", "🔒 Locked"],
+     [d.is_hidden, "tag tag-warn", "", "Hidden"],
+     [d.is_deleted, "tag tag-warn", "", "Deleted"]].forEach(function (flag) {
+      if (!flag[0]) return;
+      var span = document.createElement("span");
+      span.className = flag[1];
+      if (flag[2]) span.title = flag[2];
+      span.textContent = flag[3];
+      cell.insertBefore(span, title);
+      cell.insertBefore(document.createTextNode(" "), title);
+    });
   }
 
   function onBoardThreadRemoved(d) {

@@ -237,7 +237,7 @@ def test_presence_and_typing_show_for_the_other_member_and_vanish_when_they_leav
         assert not errors, errors
 
 
-def test_board_page_banner_and_moderator_report_count_update_live(transactional_db):
+def test_board_page_banner_rows_and_moderator_report_count_update_live(transactional_db):
     from playwright.sync_api import expect
 
     author, maria, james, board, thread = _world()
@@ -246,14 +246,20 @@ def test_board_page_banner_and_moderator_report_count_update_live(transactional_
     first_post = thread.posts.get(number=1)
     new_thread_url = reverse("forum:new_thread", args=[board.slug])
     report_url = reverse("moderation:report", args=[first_post.pk])
-    jar = session_cookie(moderator)
+    lock_url = reverse("moderation:thread_lock", args=[thread.pk])
+    hide_url = reverse("moderation:thread_hide", args=[thread.pk])
+    jars = {"mod": session_cookie(moderator), "james": session_cookie(james)}
+    streams = [f"board:{board.pk}"]
 
     with start_servers(1, env=SERVER_ENV) as [server]:
         maria_http, james_http = HttpMember(server, maria), HttpMember(server, james)
+        mod_http = HttpMember(server, moderator)
         with chromium() as browser:
-            page = signed_in_context(browser, server, jar).new_page()
+            page = signed_in_context(browser, server, jars["mod"]).new_page()
             errors = watch_errors(page)
-            open_live(page, server.url + board.get_absolute_url(), [f"board:{board.pk}", "mod:all"])
+            open_live(page, server.url + board.get_absolute_url(), [*streams, "mod:all"])
+            reader = signed_in_context(browser, server, jars["james"]).new_page()
+            open_live(reader, server.url + board.get_absolute_url(), streams)
             banner = page.locator("#board-new-threads")
             expect(banner).to_be_hidden()
             expect(page.locator("#mod-report-count")).to_have_text("")
@@ -268,7 +274,17 @@ def test_board_page_banner_and_moderator_report_count_update_live(transactional_
             code, _ = james_http.post_form(report_url, {"reason": "spam", "text": ""})
             assert code == 302, code
             expect(page.locator("#mod-report-count")).to_have_text("1")
+
+            # Lock and hide reach the rows: marked for the moderator, gone for the member.
+            row = f'tr.thread-row[data-thread-id="{thread.pk}"]'
+            assert mod_http.post_form(lock_url, {"reason": ""})[0] == 302
+            expect(page.locator(row).locator("span.tag", has_text="Locked")).to_be_visible()
+            expect(reader.locator(row).locator("span.tag", has_text="Locked")).to_be_visible()
+            assert mod_http.post_form(hide_url, {"reason": "Duplicate"})[0] == 302
+            expect(page.locator(row).locator("span.tag", has_text="Hidden")).to_be_visible()
+            expect(reader.locator(row)).to_have_count(0)
             assert_not_reloaded(page)
+            assert_not_reloaded(reader)
             assert not errors, errors
 
 
