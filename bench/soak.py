@@ -228,6 +228,15 @@ async def soak(
     return {"reads": dict(reads), "reply_attempts": dict(replies), "kills": kills}
 
 
+def slope(ts: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over ts, per minute (0 with fewer than 3 samples)."""
+    if len(ts) < 3:
+        return 0.0
+    mt, my = sum(ts) / len(ts), sum(ys) / len(ys)
+    var = sum((t - mt) ** 2 for t in ts)
+    return sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / var * 60 if var else 0.0
+
+
 def check_events(tabs: list[Tab]) -> dict[str, Any]:
     from realtime.models import StreamEvent
 
@@ -359,6 +368,10 @@ def main() -> None:
             "last_mb": round(xs[-1] / 1024, 1),
             "max_mb": round(max(xs) / 1024, 1),
             "after_first_minute_mb": round(xs[min(6, len(xs) - 1)] / 1024, 1),
+            "after_two_minutes_mb": round(xs[min(12, len(xs) - 1)] / 1024, 1),
+            "slope_after_two_minutes_mb_per_min": slope(
+                [t for t, _ in rss_samples][12:], [kb / 1024 for kb in xs][12:]
+            ),
         }
         for xs in per_proc
     ]
@@ -374,8 +387,9 @@ def main() -> None:
         + "".join(f"  {line}\n" for line in events["examples"])
         + "server RSS (MB, sampled every 10 s): "
         + "; ".join(
-            f"process {i}: first {r['first_mb']}, at 60 s {r['after_first_minute_mb']}, "
-            f"last {r['last_mb']}, max {r['max_mb']}"
+            f"process {i}: first {r['first_mb']}, at 60 s {r['after_first_minute_mb']}, at "
+            f"120 s {r['after_two_minutes_mb']}, last {r['last_mb']}, max {r['max_mb']}, "
+            f"trend after 120 s {r['slope_after_two_minutes_mb_per_min']:+.2f} MB/min"
             for i, r in enumerate(rss)
         )
         + f"\nserver log errors {len(errors)}"
