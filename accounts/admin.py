@@ -102,6 +102,17 @@ class MemberAdmin(UserAdmin):
         if change and groups != set(member.groups.values_list("pk", flat=True)):
             _disconnect_on_commit(member.pk, "permissions_changed")
 
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)
+        _disconnect_on_commit(pk, "deleted")
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for pk in pks:
+            _disconnect_on_commit(pk, "deleted")
+
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:

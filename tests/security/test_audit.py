@@ -367,6 +367,34 @@ def test_group_removed_in_admin_drops_private_stream_at_once(transactional_db):
     run(main)
 
 
+def test_member_deleted_in_admin_loses_socket_and_private_stream(transactional_db):
+    from tests.conftest import make_group
+
+    insider = make_member()
+    board = make_board(visibility=Visibility.GROUPS, groups=[make_group("Board members", insider)])
+    superuser, replier = make_staff(is_superuser=True), make_staff()
+    thread = make_thread(board, replier, title="Budget item for CTE")
+
+    async def main():
+        browser = await db(_signed_in)(insider)
+        sock = await _socket_of(browser)
+        assert (await sock.subscribe(f"thread:{thread.pk}"))["type"] == "subscribed"
+
+        def delete_member_then_reply():
+            admin = _signed_in(superuser)
+            url = f"/admin/accounts/user/{insider.pk}/delete/"
+            assert admin.post(url, {"post": "yes"}).status_code == 302
+            assert not get_user_model().objects.filter(pk=insider.pk).exists()
+            make_reply(thread, replier, "Private follow-up on the budget item")
+
+        await db(delete_member_then_reply)()
+        frames = await _frames_until_closed(sock)
+        assert any(f.get("type") == "closing" and f.get("code") == 4001 for f in frames)
+        assert not [f for f in frames if f["type"] == "event"], frames
+
+    run(main)
+
+
 def test_password_set_by_staff_in_admin_ends_sessions_and_closes_sockets(people):
     member = people["member"]
     superuser = make_staff(is_superuser=True)
