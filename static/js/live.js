@@ -16,6 +16,8 @@
   var TYPING_SHOWN_MS = 6000;       // an indicator not refreshed within this vanishes
   var PING_MS = 25000;              // application heartbeat (dead sockets go unnoticed)
   var SILENCE_MS = 60000;           // no frame at all for this long: the socket is dead
+  var CONNECT_TIMEOUT_MS = 20000;   // a handshake not done by then is given up
+  var HEARTBEAT_TICK_MS = 5000;
   var BACKOFF_FIRST_MS = 1000;
   var BACKOFF_CAP_MS = 30000;
   var ABUSE_BACKOFF_MS = 60000;     // after close 4008 (too many bad messages)
@@ -76,6 +78,8 @@
   var stableTimer = null;
   var pingTimer = null;
   var lastFrameAt = 0;
+  var openedAt = 0;
+  var lastPingAt = 0;
   var closingCode = null;
   var closingReason = "";
   var stopped = false;      // session ended (4001): never reconnect as that member
@@ -105,6 +109,7 @@
       return;
     }
     socket = ws;
+    openedAt = Date.now();
     closingCode = null;
     closingReason = "";
     ws.onopen = function () {
@@ -204,12 +209,14 @@
     clearInterval(pingTimer);
     pingTimer = setInterval(function () {
       if (!socket) return;
-      if (socket.readyState === 1 && Date.now() - lastFrameAt > SILENCE_MS) {
+      var silent = socket.readyState === 1 && Date.now() - lastFrameAt > SILENCE_MS;
+      var stuck = socket.readyState === 0 && Date.now() - openedAt > CONNECT_TIMEOUT_MS;
+      if (silent || stuck) {
         drop(1006);
         return;
       }
-      send({ type: "ping" });
-    }, PING_MS);
+      if (Date.now() - lastPingAt >= PING_MS && send({ type: "ping" })) lastPingAt = Date.now();
+    }, HEARTBEAT_TICK_MS);
   }
 
   // ------------------------------------------------------------ status line
