@@ -152,6 +152,7 @@
     });
     clearTyping();
     if (leaving) return;
+    setPresence(null);  // unknown until the next socket is told
     // 4001: the session no longer belongs to this member. Only "recheck_failed" (the server
     // could not check, e.g. its database was down) is worth another try.
     if (code === 4001 && closingReason !== "recheck_failed") {
