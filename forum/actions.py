@@ -218,9 +218,14 @@ def reply_to_thread(user: Any, thread: Thread, *, body: str, client_token: str =
         last_post_at=now,
         last_poster=user,
     )
-    Board.objects.filter(pk=thread.board_id).update(
-        post_count=F("post_count") + 1, last_post=post, last_post_at=now
-    )
+    from .moderation import thread_counts_on_board
+
+    if thread_counts_on_board(thread):
+        # A moderator's reply in a hidden or deleted thread is not counted on (or shown as the
+        # latest post of) the board: the board counts the visible posts of its listed threads.
+        Board.objects.filter(pk=thread.board_id).update(
+            post_count=F("post_count") + 1, last_post=post, last_post_at=now
+        )
     get_user_model().objects.filter(pk=user.pk).update(post_count=F("post_count") + 1)
     thread.post_count, thread.reply_count = number, thread.reply_count + 1
     thread.last_post, thread.last_post_at, thread.last_poster = post, now, user

@@ -49,7 +49,8 @@ class Board(models.Model):
     moderators = models.ManyToManyField(User, blank=True, related_name="moderated_boards")
     moderator_groups = models.ManyToManyField(Group, blank=True, related_name="moderated_boards")
 
-    # Counters kept by actions (F() updates under the thread/board row lock).
+    # Counters kept by actions (F() updates under the thread/board row lock): the listed threads
+    # and the visible posts of those threads (forum.moderation.recount_boards).
     thread_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
     last_post = models.ForeignKey(
@@ -85,7 +86,8 @@ class Thread(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    # post_count counts every numbered post (including removed ones); reply_count = visible - 1.
+    # post_count counts every numbered post (including removed ones); reply_count the visible
+    # posts after the first.
     post_count = models.PositiveIntegerField(default=0)
     reply_count = models.PositiveIntegerField(default=0)
     last_post = models.ForeignKey(

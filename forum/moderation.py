@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from . import limits, live, notifications, permissions, search
@@ -178,9 +178,12 @@ def recount_thread(thread: Thread) -> None:
 def recount_boards(*board_ids: int) -> None:
     """Recompute board counters from their listed threads, locking the boards in id order.
 
-    A board counts the threads members see in its list (not hidden, deleted or merged away) and
-    every numbered post of those threads. Concurrent replies update the board row with F() after
-    their post is written, so a recount under the row lock never loses one.
+    The rule (what a member reads in the lists adds up): a board counts the threads members see
+    in its list (not hidden, deleted or merged away), and its post count is the sum of the
+    visible posts of those threads, i.e. each listed thread's reply_count plus its first post
+    when that is visible. Hidden and removed posts, and every post of an unlisted thread, are
+    left out, as they are from the threads' reply counts. Concurrent replies update the board
+    row with F() after their post is written, so a recount under the row lock never loses one.
     """
     for board_id in sorted({b for b in board_ids if b}):
         list(
@@ -191,16 +194,31 @@ def recount_boards(*board_ids: int) -> None:
         listed = Thread.objects.filter(
             board_id=board_id, is_hidden=False, is_deleted=False, merged_into__isnull=True
         )
-        agg = listed.aggregate(threads=Count("id"), posts=Sum("post_count"))
+        first_visible = Exists(
+            Post.objects.filter(
+                thread_id=OuterRef("pk"), number=1, is_hidden=False, is_deleted=False
+            )
+        )
+        agg = listed.aggregate(
+            threads=Count("id"),
+            replies=Sum("reply_count"),
+            firsts=Count("id", filter=first_visible),
+        )
         last = (
             listed.order_by("-last_post_at", "-id").values("last_post_id", "last_post_at").first()
         )
         Board.objects.filter(pk=board_id).update(
             thread_count=agg["threads"] or 0,
-            post_count=agg["posts"] or 0,
+            post_count=(agg["replies"] or 0) + (agg["firsts"] or 0),
             last_post_id=last["last_post_id"] if last else None,
             last_post_at=last["last_post_at"] if last else None,
         )
+
+
+def thread_counts_on_board(thread: Thread) -> bool:
+    """Whether the thread is listed on its board, so that its posts count in the board's
+    post count (see recount_boards)."""
+    return not (thread.is_hidden or thread.is_deleted or thread.merged_into_id)
 
 
 def _densify(thread_id: int) -> None:

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -92,6 +93,25 @@ class NotificationSettingsForm(forms.Form):
         return [self[f"board_{board.id}"] for board in self.boards]
 
 
+def watched_threads(user: Any) -> QuerySet[ThreadWatch]:
+    """The member's watched or muted threads that they may still see (issue 7.5: a title is
+    never shown once the thread is hidden, deleted, merged away or moved out of reach).
+
+    The same rule as notifications.inbox_queryset and permissions.can_view_thread: a board the
+    member may see, and a listed thread unless the member moderates its board (staff: every
+    board). A thread merged into another is left out: its watch was carried to the target."""
+    seen = Q(thread__board_id__in=permissions.visible_board_ids(user))
+    moderated = permissions.moderated_board_ids(user)
+    if moderated is not None:
+        listed = Q(thread__is_hidden=False, thread__is_deleted=False)
+        seen &= (listed | Q(thread__board_id__in=moderated)) if moderated else listed
+    return (
+        ThreadWatch.objects.filter(user=user, thread__merged_into__isnull=True)
+        .filter(seen)
+        .exclude(level=WatchLevel.NORMAL)
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def notification_settings(request: HttpRequest) -> HttpResponse:
@@ -117,12 +137,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Notification settings saved.")
             return redirect(reverse("notifications:settings"))
     watches = list(
-        ThreadWatch.objects.filter(
-            user=user,
-            thread__board_id__in=permissions.visible_board_ids(user),
-            thread__is_deleted=False,
-        )
-        .exclude(level=WatchLevel.NORMAL)
+        watched_threads(user)
         .select_related("thread")
         .order_by("-thread__last_post_at")[:THREAD_WATCHES_SHOWN]
     )

@@ -73,14 +73,25 @@ def last_log(action: str) -> ModerationAction:
 
 
 def assert_counts_exact(*boards: Board) -> None:
-    """Counters match a recount from the rows (the invariant every action keeps)."""
+    """Counters match a recount from the rows (the invariant every action keeps).
+
+    The rule: what a member sees in the lists adds up. A board counts the threads listed on it
+    (not hidden, deleted or merged away) and, as its post count, the visible posts of those
+    threads: each listed thread's replies (reply_count, visible posts after the first) plus its
+    first post when that is visible. Hidden and removed posts count nowhere."""
     for board in boards:
         board.refresh_from_db()
-        listed = Thread.objects.filter(
-            board=board, is_hidden=False, is_deleted=False, merged_into__isnull=True
+        listed = list(
+            Thread.objects.filter(
+                board=board, is_hidden=False, is_deleted=False, merged_into__isnull=True
+            )
         )
-        assert board.thread_count == listed.count()
-        assert board.post_count == Post.objects.filter(thread__in=listed).count()
+        assert board.thread_count == len(listed)
+        visible = Post.objects.filter(thread__in=listed, is_hidden=False, is_deleted=False)
+        assert board.post_count == visible.count()
+        firsts = set(visible.filter(number=1).values_list("thread_id", flat=True))
+        shown = sum(t.reply_count + (1 if t.pk in firsts else 0) for t in listed)
+        assert board.post_count == shown, "board post count != visible posts of listed threads"
         for thread in Thread.objects.filter(board=board, merged_into__isnull=True):
             posts = list(thread.posts.order_by("number"))
             assert [p.number for p in posts] == list(range(1, len(posts) + 1))
@@ -456,10 +467,14 @@ def test_delete_post_soft_and_restore():
     moderation.delete_post(w.mod_a, post, reason="Off topic")
     assert refreshed(post).is_deleted and post.deleted_by_id == w.mod_a.pk
     assert refreshed(w.thread).reply_count == 3 and w.thread.post_count == 5
+    assert_counts_exact(w.board_a)
+    assert w.board_a.post_count == 4 + 1  # the other thread's first post, and 4 of these 5
     page = client_for(w.member).get(w.thread.get_absolute_url() + "?page=1").content.decode()
     assert "Reply 3 body" not in page
     moderation.restore_deleted_post(w.mod_a, post)
     assert refreshed(post).is_visible and refreshed(w.thread).reply_count == 4
+    assert_counts_exact(w.board_a)
+    assert w.board_a.post_count == 5 + 1
 
 
 def test_delete_post_refuses_first_post():
@@ -527,20 +542,19 @@ def test_report_post_auto_hides_after_three_established_reporters(settings):
     assert "automatically" in post.hidden_reason
     assert last_log("auto_hide_post").post_id == post.pk
     assert refreshed(w.thread).reply_count == 3
+    assert_counts_exact(w.board_a)
 
 
-def test_report_post_auto_hide_threshold_is_configurable(settings):
+def test_report_post_auto_hide_threshold_is_configurable(settings, monkeypatch):
     settings.FORUM = {**settings.FORUM, "AUTO_HIDE_REPORTS": 1}
-    moderation.FORUM = settings.FORUM
-    try:
-        w = make_world()
-        [a] = established(1)
-        moderation.report_post(a, w.replies[0], reason="spam")
-        assert refreshed(w.replies[0]).is_hidden
-    finally:
-        from django.conf import settings as live_settings
-
-        moderation.FORUM = live_settings.FORUM
+    # moderation.FORUM is read at import: monkeypatch puts the module's own dict back after the
+    # test (restoring from django.conf.settings here would keep the override, which is still in
+    # place until the settings fixture ends, and leak threshold 1 into later tests).
+    monkeypatch.setattr(moderation, "FORUM", settings.FORUM)
+    w = make_world()
+    [a] = established(1)
+    moderation.report_post(a, w.replies[0], reason="spam")
+    assert refreshed(w.replies[0]).is_hidden
 
 
 def test_resolve_report_dismiss_restores_auto_hidden_post_and_notifies_reporters():

@@ -1,35 +1,86 @@
-"""The access matrix: every URL in the "moderation" namespace × every role.
+"""The access matrix: every moderation URL × every role.
 
-The URL list is read from the URLconf, so a moderator view added without a matrix entry fails
-`test_matrix_covers_every_moderation_url` (and its parametrized cases fail with a KeyError).
-Refusals must also leave no trace: no log entry, no state change.
+Moderation URLs are read from the URLconf: every URL of the "moderation" namespace (and of
+forum/moderation_views.py), and any other URL whose view is gated on a moderator or staff
+check (the pending sign-ups queue and its approve/decline URL in accounts). So a moderator view
+added without a matrix entry fails `test_matrix_covers_every_moderation_url` (and its
+parametrized cases fail with a KeyError). Roles: anonymous, member, another board's moderator,
+the board's moderator (a member assigned to the board), a moderator through a group assigned to
+the board, and staff. Refusals must also leave no trace: no log entry, no state change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.urls import get_resolver, reverse
+from django.core.exceptions import PermissionDenied
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from forum import moderation
+from accounts.models import MembershipStatus
+from forum import moderation, permissions
 from forum.models import ModerationAction, Report
 from tests.conftest import client_for
 from tests.forum.test_moderation_actions import make_world
 
-ROLES = ["anonymous", "member", "other_moderator", "board_moderator", "staff"]
+ROLES = [
+    "anonymous",
+    "member",
+    "other_moderator",
+    "board_moderator",
+    "group_moderator",
+    "staff",
+]
 
 LOGIN = "login"  # redirected to the sign-in page
 OK = "ok"  # 200, or a redirect that is not to sign-in
 REFUSE = "refuse"  # 403
 HIDDEN = "hidden"  # 404
 
+# A view that refuses unless the viewer moderates (or is staff) names one of these.
+MODERATOR_GATE = re.compile(
+    r"permissions\.(check_moderat\w*|check_purge_thread|can_approve_members|can_manage_members"
+    r"|can_moderate_member)\b|\bmoderation\.\w+\(|\bactions\.(approve|decline)_member\("
+)
+
+
+def _patterns(resolver: URLResolver, namespace: str | None) -> Iterator[tuple[str, URLPattern]]:
+    for p in resolver.url_patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace == "admin":
+                continue  # Django's admin: staff only by Django itself, not a forum tool
+            yield from _patterns(p, p.namespace or namespace)
+        elif p.name:
+            yield (f"{namespace}:{p.name}" if namespace else p.name), p
+
+
+def is_moderation_view(view: Callable) -> bool:
+    view = inspect.unwrap(view)
+    if view.__module__ == "forum.moderation_views":
+        return True
+    return bool(MODERATOR_GATE.search(inspect.getsource(view)))
+
+
+def moderation_urls() -> dict[str, URLPattern]:
+    """Qualified URL name -> pattern, for every moderation URL of the site."""
+    return {
+        name: p
+        for name, p in _patterns(get_resolver(), None)
+        if name.startswith("moderation:") or is_moderation_view(p.callback)
+    }
+
 
 def moderation_url_names() -> list[str]:
-    _prefix, resolver = get_resolver().namespace_dict["moderation"]
-    return sorted(p.name for p in resolver.url_patterns)
+    return sorted(moderation_urls())
+
+
+def _url_name(case_key: str) -> str:
+    """MATRIX keys are URL names, with "#variant" when one URL does several things."""
+    return case_key.split("#")[0]
 
 
 @dataclass
@@ -42,15 +93,20 @@ class Case:
     prepare: Callable[[Any], None] = field(default=lambda w: None)
     # A successful request leaves a moderation log entry.
     logs: bool = True
+    # Checks the state afterwards: changed when allowed, untouched when refused.
+    check: Callable[[Any, bool], None] = field(default=lambda w, allowed: None)
 
 
 def _moderators_only(*, staff_only: bool = False, member_wide: bool = False) -> dict[str, str]:
-    """Board tools: moderators of the board and staff. Member tools: any moderator."""
+    """Board tools: moderators of the board (in person or through a group) and staff. Member
+    tools: any moderator."""
+    board_moderator = REFUSE if staff_only else OK
     return {
         "anonymous": LOGIN,
         "member": REFUSE,
         "other_moderator": OK if member_wide else REFUSE,
-        "board_moderator": REFUSE if staff_only else OK,
+        "board_moderator": board_moderator,
+        "group_moderator": board_moderator,
         "staff": OK,
     }
 
@@ -60,6 +116,8 @@ MEMBER_TOOL = _moderators_only(member_wide=True)
 STAFF_TOOL = _moderators_only(staff_only=True)
 # Tools on a hidden or deleted thread: whoever may not moderate it cannot see it either.
 BOARD_TOOL_UNSEEN = {**BOARD_TOOL, "member": HIDDEN, "other_moderator": HIDDEN}
+# Membership approval is staff's (issue 2 point 4); those views answer a visitor with 403 too.
+SIGN_UPS = {**STAFF_TOOL, "anonymous": REFUSE}
 
 
 def thread_url(name: str) -> Callable[[Any], str]:
@@ -92,47 +150,47 @@ def _deleted_post(w: Any) -> None:
 
 
 MATRIX: dict[str, Case] = {
-    "queue": Case("get", lambda w: reverse("moderation:queue"), MEMBER_TOOL, logs=False),
-    "log": Case("get", lambda w: reverse("moderation:log"), MEMBER_TOOL, logs=False),
-    "undo": Case(
+    "moderation:queue": Case("get", lambda w: reverse("moderation:queue"), MEMBER_TOOL, logs=False),
+    "moderation:log": Case("get", lambda w: reverse("moderation:log"), MEMBER_TOOL, logs=False),
+    "moderation:undo": Case(
         "post",
         lambda w: reverse("moderation:undo", args=[w.entry.pk]),
         BOARD_TOOL,
         prepare=_log_entry,
     ),
-    "resolve": Case(
+    "moderation:resolve": Case(
         "post",
         post_url("resolve"),
         BOARD_TOOL,
         data=lambda w: {"resolution": "dismiss"},
         prepare=_report,
     ),
-    "member": Case("get", member_url("member"), MEMBER_TOOL, logs=False),
-    "member_suspend": Case(
+    "moderation:member": Case("get", member_url("member"), MEMBER_TOOL, logs=False),
+    "moderation:member_suspend": Case(
         "post",
         member_url("member_suspend"),
         MEMBER_TOOL,
         data=lambda w: {"indefinitely": "on", "reason": "Spam"},
     ),
-    "member_silence": Case(
+    "moderation:member_silence": Case(
         "post",
         member_url("member_silence"),
         MEMBER_TOOL,
         data=lambda w: {"until": "2099-01-01", "reason": "Cool down"},
     ),
-    "member_lift_suspension": Case(
+    "moderation:member_lift_suspension": Case(
         "post",
         member_url("member_lift_suspension"),
         MEMBER_TOOL,
         prepare=lambda w: moderation.suspend_member(w.staff, w.target, until=None, reason="r"),
     ),
-    "member_lift_silence": Case(
+    "moderation:member_lift_silence": Case(
         "post",
         member_url("member_lift_silence"),
         MEMBER_TOOL,
         prepare=lambda w: moderation.silence_member(w.staff, w.target, until=_soon(), reason="r"),
     ),
-    "report": Case(
+    "moderation:report": Case(
         "post",
         post_url("report"),
         {
@@ -140,81 +198,106 @@ MATRIX: dict[str, Case] = {
             "member": OK,
             "other_moderator": OK,
             "board_moderator": OK,
+            "group_moderator": OK,
             "staff": OK,
         },
         data=lambda w: {"reason": "spam"},
         logs=False,
     ),
-    "post_edit": Case(
+    "moderation:post_edit": Case(
         "post",
         post_url("post_edit"),
         BOARD_TOOL,
         data=lambda w: {"body": "Edited by a moderator", "reason": "Tidy"},
     ),
-    "post_hide": Case(
+    "moderation:post_hide": Case(
         "post", post_url("post_hide"), BOARD_TOOL, data=lambda w: {"reason": "Off topic"}
     ),
-    "post_restore": Case("post", post_url("post_restore"), BOARD_TOOL, prepare=_hidden_post),
-    "post_delete": Case("post", post_url("post_delete"), BOARD_TOOL),
-    "post_undelete": Case("post", post_url("post_undelete"), BOARD_TOOL, prepare=_deleted_post),
-    "thread_pin": Case("post", thread_url("thread_pin"), BOARD_TOOL),
-    "thread_unpin": Case(
+    "moderation:post_restore": Case(
+        "post", post_url("post_restore"), BOARD_TOOL, prepare=_hidden_post
+    ),
+    "moderation:post_delete": Case("post", post_url("post_delete"), BOARD_TOOL),
+    "moderation:post_undelete": Case(
+        "post", post_url("post_undelete"), BOARD_TOOL, prepare=_deleted_post
+    ),
+    "moderation:thread_pin": Case("post", thread_url("thread_pin"), BOARD_TOOL),
+    "moderation:thread_unpin": Case(
         "post",
         thread_url("thread_unpin"),
         BOARD_TOOL,
         prepare=lambda w: moderation.pin_thread(w.staff, w.thread),
     ),
-    "thread_lock": Case("post", thread_url("thread_lock"), BOARD_TOOL),
-    "thread_unlock": Case(
+    "moderation:thread_lock": Case("post", thread_url("thread_lock"), BOARD_TOOL),
+    "moderation:thread_unlock": Case(
         "post",
         thread_url("thread_unlock"),
         BOARD_TOOL,
         prepare=lambda w: moderation.lock_thread(w.staff, w.thread),
     ),
-    "thread_hide": Case(
+    "moderation:thread_hide": Case(
         "post", thread_url("thread_hide"), BOARD_TOOL, data=lambda w: {"reason": "Review"}
     ),
-    "thread_restore": Case(
+    "moderation:thread_restore": Case(
         "post",
         thread_url("thread_restore"),
         BOARD_TOOL_UNSEEN,
         prepare=lambda w: moderation.hide_thread(w.staff, w.thread, reason="r"),
     ),
-    "thread_delete": Case("post", thread_url("thread_delete"), BOARD_TOOL),
-    "thread_undelete": Case(
+    "moderation:thread_delete": Case("post", thread_url("thread_delete"), BOARD_TOOL),
+    "moderation:thread_undelete": Case(
         "post",
         thread_url("thread_undelete"),
         BOARD_TOOL_UNSEEN,
         prepare=lambda w: moderation.delete_thread(w.staff, w.thread),
     ),
-    "thread_rename": Case(
+    "moderation:thread_rename": Case(
         "post",
         thread_url("thread_rename"),
         BOARD_TOOL,
         data=lambda w: {"title": "A better title for this"},
     ),
-    "thread_move": Case(
+    "moderation:thread_move": Case(
         "post", thread_url("thread_move"), BOARD_TOOL, data=lambda w: {"board": str(w.board_c.pk)}
     ),
-    "thread_split": Case(
+    "moderation:thread_split": Case(
         "post",
         thread_url("thread_split"),
         BOARD_TOOL,
         data=lambda w: {"posts": [str(w.replies[1].pk)], "title": "Split off"},
     ),
-    "thread_merge": Case(
+    "moderation:thread_merge": Case(
         "post",
         thread_url("thread_merge"),
         BOARD_TOOL,
         data=lambda w: {"target": str(w.other_thread.pk)},
     ),
-    "thread_purge": Case(
+    "moderation:thread_purge": Case(
         "post",
         thread_url("thread_purge"),
         STAFF_TOOL,
         data=lambda w: {"confirm_title": w.thread.title},
     ),
+    "members:pending": Case("get", lambda w: reverse("members:pending"), SIGN_UPS, logs=False),
+    "members:decide#approve": Case(
+        "post",
+        lambda w: reverse("members:decide", args=[w.pending.pk]),
+        SIGN_UPS,
+        data=lambda w: {"decision": "approve"},
+        check=lambda w, allowed: _membership_is(w, MembershipStatus.APPROVED, allowed),
+    ),
+    "members:decide#decline": Case(
+        "post",
+        lambda w: reverse("members:decide", args=[w.pending.pk]),
+        SIGN_UPS,
+        data=lambda w: {"decision": "decline"},
+        check=lambda w, allowed: _membership_is(w, MembershipStatus.DECLINED, allowed),
+    ),
 }
+
+
+def _membership_is(w: Any, decided: str, allowed: bool) -> None:
+    w.pending.refresh_from_db()
+    assert w.pending.membership_status == (decided if allowed else MembershipStatus.PENDING)
 
 
 def _soon():
@@ -231,15 +314,23 @@ def _user_for(w: Any, role: str) -> Any:
         "member": w.member,
         "other_moderator": w.mod_b,
         "board_moderator": w.mod_a,
+        "group_moderator": w.group_mod,
         "staff": w.staff,
     }[role]
 
 
 def _world() -> Any:
-    from tests.conftest import make_member
+    from tests.conftest import make_group, make_member
 
     w = make_world()
     w.target = make_member()  # the member that member tools act on
+    # Board A's other moderator: a member of a group assigned as the moderators of board A (and
+    # of board C, where moves go, as mod_a moderates both in person).
+    w.group_mod = make_member()
+    group = make_group("Board A moderators", w.group_mod)
+    w.board_a.moderator_groups.add(group)
+    w.board_c.moderator_groups.add(group)
+    w.pending = make_member(approved=False)  # a sign-up awaiting approval
     return w
 
 
@@ -255,18 +346,53 @@ def _outcome(response: Any) -> str:
     return f"status {response.status_code}"
 
 
+def case_keys() -> list[str]:
+    """The matrix cases to run: every entry of every moderation URL, and the bare name of a URL
+    without one (its cases then fail with a KeyError)."""
+    keys = []
+    for name in moderation_url_names():
+        keys += sorted(k for k in MATRIX if _url_name(k) == name) or [name]
+    return keys
+
+
 def test_matrix_covers_every_moderation_url():
     names = moderation_url_names()
     assert names, "no moderation URLs found"
-    assert set(names) - set(MATRIX) == set(), "moderation URLs without a matrix entry"
-    assert set(MATRIX) - set(names) == set(), "matrix entries for URLs that no longer exist"
+    assert {"members:pending", "members:decide"} <= set(names)
+    covered = {_url_name(k) for k in MATRIX}
+    assert set(names) - covered == set(), "moderation URLs without a matrix entry"
+    assert covered - set(names) == set(), "matrix entries for URLs that no longer exist"
     for case in MATRIX.values():
         assert set(case.expect) == set(ROLES)
+    assert case_keys() == sorted(MATRIX, key=lambda k: (_url_name(k), k))
+
+
+def test_moderation_urls_are_found_outside_the_namespace_by_their_gate():
+    """The finder that makes a new moderator view fail the matrix: a view anywhere that refuses
+    unless the viewer moderates is a moderation URL; a page that only shows moderator controls
+    to moderators (the thread page, the board page) is not."""
+    names = set(moderation_url_names())
+    assert {"forum:thread", "forum:board", "realtime:post_fragment", "forum:index"}.isdisjoint(
+        names
+    )
+
+    def approve_view(request: Any) -> None:
+        if not permissions.can_approve_members(request.user):
+            raise PermissionDenied
+
+    def lock_view(request: Any, thread_id: int) -> None:
+        moderation.lock_thread(request.user, thread_id)
+
+    def page_view(request: Any) -> None:
+        permissions.can_moderate_thread(request.user, None)
+
+    assert is_moderation_view(approve_view) and is_moderation_view(lock_view)
+    assert not is_moderation_view(page_view)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("name", moderation_url_names())
+@pytest.mark.parametrize("name", case_keys())
 def test_moderation_url_access(name: str, role: str):
     case = MATRIX[name]  # KeyError: a moderation URL without a matrix entry
     w = _world()
@@ -289,19 +415,15 @@ def test_moderation_url_access(name: str, role: str):
         elif expected != OK:
             assert ModerationAction.objects.count() == logged, "refused action was logged"
             assert Report.objects.count() == reports
+    case.check(w, expected == OK)
 
 
 # Things a viewer cannot even see answer 404 (no existence oracle): every thread/post URL on a
 # hidden thread, for a member and for another board's moderator.
 THREAD_OR_POST = [
     n
-    for n in moderation_url_names()
-    if {"thread_id", "post_id"}
-    & set(
-        next(
-            p for p in get_resolver().namespace_dict["moderation"][1].url_patterns if p.name == n
-        ).pattern.converters
-    )
+    for n, p in sorted(moderation_urls().items())
+    if {"thread_id", "post_id"} & set(p.pattern.converters)
 ]
 
 
