@@ -106,8 +106,11 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
 
 
-def prepare(n_members: int, n_threads: int, seed: int = 7) -> ReplyRun:
-    """Pick members, witnesses and threads; sign the members in (sessions in the database)."""
+def prepare(
+    n_members: int, n_threads: int, seed: int = 7, thread_ids: list[int] | None = None
+) -> ReplyRun:
+    """Pick members, witnesses and threads (or use thread_ids, to compare two runs on the same
+    threads and boards); sign the members in (sessions in the database)."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -133,17 +136,21 @@ def prepare(n_members: int, n_threads: int, seed: int = 7) -> ReplyRun:
     rng.shuffle(users)
     repliers, witnesses = users[:n_members], users[n_members : 2 * n_members]
     boards = Board.objects.filter(visibility=Visibility.ANYONE, reply_rule=PostingRule.MEMBERS)
-    threads = list(
-        Thread.objects.filter(
-            board__in=boards,
-            is_locked=False,
-            is_hidden=False,
-            is_deleted=False,
-            merged_into__isnull=True,
-            post_count__gte=5,
-            post_count__lte=60,
-        ).order_by("id")[:n_threads]
+    candidates = Thread.objects.filter(
+        board__in=boards,
+        is_locked=False,
+        is_hidden=False,
+        is_deleted=False,
+        merged_into__isnull=True,
     )
+    if thread_ids:
+        threads = list(candidates.filter(pk__in=thread_ids).order_by("id"))
+        if len(threads) != len(set(thread_ids)):
+            raise SystemExit(f"not every thread of {thread_ids} is open to member replies")
+    else:
+        threads = list(
+            candidates.filter(post_count__gte=5, post_count__lte=60).order_by("id")[:n_threads]
+        )
     for t in threads:
         for u in repliers[:3]:
             assert permissions.can_reply(u, t), f"{u} cannot reply to thread {t.pk}"
@@ -416,14 +423,22 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=5)
     p.add_argument("--duration", type=float, default=120.0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--thread-ids",
+        type=int,
+        nargs="+",
+        default=None,
+        help="reply to these threads (default: the first --threads open threads of 5-60 posts)",
+    )
     args = p.parse_args()
 
     env = bench_env(args.database_url, args.redis_url, extra=SERVER_EXTRA)
     setup_django(env)
-    run = prepare(args.members, args.threads)
+    run = prepare(args.members, args.threads, thread_ids=args.thread_ids)
     print(
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {os.cpu_count()} cores; "
-        f"run {run.run_id}: {len(run.members)} members -> threads {run.thread_ids}, "
+        f"run {run.run_id}: {len(run.members)} members -> threads {run.thread_ids} "
+        f"(boards {sorted(set(run.before['thread_board'].values()))}), "
         f"{args.duration:.0f} s, {args.workers} daphne process(es), PostgreSQL, Redis"
     )
     servers = start_servers(env, workers=args.workers)
