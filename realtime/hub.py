@@ -83,6 +83,7 @@ class Hub:
         self.live = self.layer is not None
         self.task: asyncio.Task | None = None
         self.sweeper: asyncio.Task | None = None
+        self.recovery: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()
         # presence[stream][hub_id] = (members {user_id: name}, anonymous count, expires at)
         self.presence: dict[str, dict[str, tuple[dict[str, str], int, float]]] = {}
@@ -166,6 +167,19 @@ class Hub:
             log.warning("channel layer unreachable (%s): live updates paused", what)
             self.live = False
             self._spawn(self._broadcast_status())
+        if self.layer is not None and (self.recovery is None or self.recovery.done()):
+            # Whatever failed (a receive, a join, a send), retry until the layer works again.
+            # A receive that simply works again would neither re-join the groups a restarted
+            # Redis forgot nor deliver what was missed, nor tell the sockets.
+            self.recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        backoff = 0.5
+        while not self.live:
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            with contextlib.suppress(Exception):
+                await self._layer_recovered()
 
     async def _layer_recovered(self) -> None:
         """Re-join every group (a restarted Redis forgot them) and catch up from the database."""
@@ -188,7 +202,6 @@ class Hub:
         task.add_done_callback(self.background.discard)
 
     async def _receive_loop(self) -> None:
-        backoff = 0.5
         while True:
             try:
                 message = await self.layer.receive(self.channel)
@@ -196,13 +209,9 @@ class Hub:
                 raise
             except Exception:
                 self._layer_failed("receive")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                if not self.live:
-                    with contextlib.suppress(Exception):
-                        await self._layer_recovered()
+                if self.recovery is not None:
+                    await asyncio.shield(self.recovery)  # receive again once the layer works
                 continue
-            backoff = 0.5
             try:
                 await self.dispatch(message)
             except asyncio.CancelledError:

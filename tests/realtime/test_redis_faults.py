@@ -33,7 +33,7 @@ from forum.models import Post, Thread
 from realtime import access, publish
 from realtime import hub as hub_module
 from realtime.publish import PAUSE_AFTER_FAILURE
-from realtime.streams import thread_stream
+from realtime.streams import group_name, thread_stream
 from tests.conftest import make_board, make_member, make_reply, make_thread
 from tests.realtime.conftest import db, open_socket, run
 from tests.servers import (
@@ -237,6 +237,43 @@ def test_database_error_during_gap_fill_loses_nothing(transactional_db, monkeypa
         assert [e["id"] for e in events] == [1, 2, 3]
         assert [e["data"]["number"] for e in events] == [2, 3, 4]
         await socket.nothing(0.5)
+        await socket.close()
+
+    run(main)
+
+
+def test_hub_recovers_by_itself_after_a_failed_send(transactional_db, monkeypatch):
+    """A layer failure outside the receive loop (here a typing message the layer refuses once)
+    pauses live updates; the hub then retries by itself until the layer works, re-joins its
+    groups and says so, without the sweep (off) and without its receive ever failing."""
+    monkeypatch.setattr(hub_module, "SWEEP_SECONDS", 600.0)
+    board = make_board("Hospitality")
+    author = make_member("maria")
+    reader = make_member("james")
+    thread = make_thread(board, author, title="Culinary competition")
+    stream = thread_stream(thread.pk)
+
+    async def main() -> None:
+        socket = await open_socket(reader)
+        assert (await socket.subscribe(stream))["type"] == "subscribed"
+        hub = hub_module.get_hub()
+        group_send = hub.layer.group_send
+        refused: list[str] = []
+
+        async def refuse_once(group: str, message: dict) -> None:
+            if not refused:
+                refused.append(group)
+                raise ConnectionError("Redis went away")
+            await group_send(group, message)
+
+        monkeypatch.setattr(hub.layer, "group_send", refuse_once)
+        typing = {"type": "stream.typing", "stream": stream, "user_id": author.pk, "name": "M"}
+        await hub.group_send(group_name(stream), typing)
+        await socket.expect("status", live=False, timeout=2)
+        await socket.expect("status", live=True, timeout=5)
+        await db(make_reply)(thread, author, "The doorbell rings again.")
+        event = await socket.expect("event", timeout=5)
+        assert event["id"] == 1
         await socket.close()
 
     run(main)
