@@ -151,6 +151,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@login_required
 def pending_members(request: HttpRequest) -> HttpResponse:
     if not permissions.can_approve_members(request.user):
         raise PermissionDenied("Only staff approve members.")
@@ -161,6 +162,7 @@ def pending_members(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@login_required
 def decide_membership(request: HttpRequest, user_id: int) -> HttpResponse:
     if not permissions.can_approve_members(request.user):
         raise PermissionDenied("Only staff approve members.")

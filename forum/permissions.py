@@ -417,7 +417,8 @@ def can_view_profile(user: AnyUser, member: Any) -> bool:
 
 
 def can_manage_members(user: AnyUser) -> bool:
-    """Approve sign-ups, suspend and silence: staff and board moderators."""
+    """Suspend and silence members: staff and board moderators (approving sign-ups is
+    can_approve_members: staff only, issue 2 point 4)."""
     return is_moderator_anywhere(user)
 
 

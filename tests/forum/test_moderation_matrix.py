@@ -116,8 +116,8 @@ MEMBER_TOOL = _moderators_only(member_wide=True)
 STAFF_TOOL = _moderators_only(staff_only=True)
 # Tools on a hidden or deleted thread: whoever may not moderate it cannot see it either.
 BOARD_TOOL_UNSEEN = {**BOARD_TOOL, "member": HIDDEN, "other_moderator": HIDDEN}
-# Membership approval is staff's (issue 2 point 4); those views answer a visitor with 403 too.
-SIGN_UPS = {**STAFF_TOOL, "anonymous": REFUSE}
+# Membership approval is staff's (issue 2 point 4).
+SIGN_UPS = STAFF_TOOL  # anonymous visitors are sent to sign in, as for every moderator tool
 
 
 def thread_url(name: str) -> Callable[[Any], str]:
