@@ -15,9 +15,10 @@ every --reply-every seconds (HTTP POST with CSRF, retried with the same client_t
 connection is aborted (no closing handshake: a lost network); the tab reconnects after a
 jittered pause and resubscribes each stream with the last event id it saw, like static/js.
 
-At the end (after --settle seconds with no load and no kills) every tab's received event ids
-per stream are compared with the event log (realtime StreamEvent): every event after the one
-the tab first subscribed at must have arrived exactly once. bench/load_replies.verify checks
+At the end (once every tab is connected and has resubscribed, then --settle seconds) every
+tab's received event ids per stream are compared with the event log (realtime StreamEvent):
+every event after the one the tab first subscribed at must have arrived exactly once.
+bench/load_replies.verify checks
 that every accepted reply is stored exactly once with its notification and that counters are
 exact. The servers' RSS is sampled every 10 s.
 """
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import sys
@@ -69,6 +71,16 @@ class Tab:
         self.ws: RawWebSocket | None = None
         self.connects = 0
         self.connect_failures = 0
+        self.live_streams: set[str] = set()  # subscribed on the current connection
+
+    @property
+    def caught_up(self) -> bool:
+        """Connected, and every stream (re)subscribed on this connection."""
+        return (
+            self.ws is not None
+            and not self.ws.closed.done()
+            and len(self.live_streams) == len(self.streams)
+        )
 
     def on_text(self, t: float, payload: bytes) -> None:
         frame = json.loads(payload)
@@ -80,15 +92,17 @@ class Tab:
         elif kind == "subscribed" and stream in self.seen:
             if stream not in self.first:
                 self.first[stream] = frame["last_id"]
+            self.live_streams.add(stream)
             self.last[stream] = max(self.last.get(stream, 0), frame["last_id"])
         elif kind == "reset":
             self.resets[stream] += 1
         elif kind == "error":
             self.errors[frame.get("code")] += 1
 
-    async def run(self, stop_at: float) -> None:
+    async def run(self, end: list[float]) -> None:
+        """Until end[0] (moved by the soak once every tab has caught up)."""
         backoff = 0.25
-        while time.monotonic() < stop_at:
+        while time.monotonic() < end[0]:
             try:
                 ws = await ws_connect("127.0.0.1", self.port, self.on_text, cookie=self.cookie)
             except Exception:  # noqa: BLE001 (any failure: back off and retry, as the client)
@@ -97,6 +111,7 @@ class Tab:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.25
+            self.live_streams = set()
             self.ws = ws
             self.connects += 1
             for stream in self.streams:
@@ -104,10 +119,9 @@ class Tab:
                 if stream in self.last:
                     message["last_id"] = self.last[stream]
                 ws.send_json(message)
-            remaining = stop_at - time.monotonic()
-            if remaining > 0:
+            while time.monotonic() < end[0] and not ws.closed.done():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(ws.closed), remaining)
+                    await asyncio.wait_for(asyncio.shield(ws.closed), 1.0)
             self.ws = None
             if not ws.closed.done():
                 ws.close()
@@ -122,9 +136,9 @@ class Tab:
 
 
 def rss_sampler(pids: list[int], every: float, samples: list[tuple[float, list[int]]]) -> Any:
-    async def sample(stop_at: float) -> None:
+    async def sample(end: list[float]) -> None:
         t0 = time.monotonic()
-        while time.monotonic() < stop_at:
+        while time.monotonic() < end[0]:
             try:
                 samples.append((time.monotonic() - t0, [rss_kb(pid) for pid in pids]))
             except OSError:
@@ -146,7 +160,8 @@ async def soak(
 ) -> dict[str, Any]:
     t0 = time.monotonic()
     load_until = t0 + args.duration
-    sockets_until = load_until + args.settle
+    end = [math.inf]  # the tabs run until every one has caught up after the load, + settle
+    settled: dict[str, Any] = {}
     reads: Counter = Counter()
     replies: Counter = Counter()
     kills = 0
@@ -205,10 +220,12 @@ async def soak(
                     kills += 1
 
         async def progress() -> None:
-            while True:
-                await asyncio.sleep(min(60.0, sockets_until - time.monotonic()))
-                if time.monotonic() >= sockets_until:
-                    return
+            next_line = time.monotonic() + 60
+            while time.monotonic() < end[0]:
+                await asyncio.sleep(1.0)
+                if time.monotonic() < next_line:
+                    continue
+                next_line += 60
                 rss = rss_samples[-1][1] if rss_samples else []
                 print(
                     f"  [{time.monotonic() - t0:4.0f} s] replies {sum(replies.values())}, "
@@ -218,14 +235,27 @@ async def soak(
                     flush=True,
                 )
 
+        async def finisher() -> None:
+            """After the load: wait (at most --max-catch-up s) until every tab is connected
+            and resubscribed, so that what it has not received is lost, not merely late."""
+            await asyncio.sleep(max(0.0, load_until - time.monotonic()))
+            give_up = time.monotonic() + args.max_catch_up
+            while not all(tab.caught_up for tab in tabs) and time.monotonic() < give_up:
+                await asyncio.sleep(0.5)
+            settled["catch_up_seconds"] = round(time.monotonic() - load_until, 1)
+            settled["not_caught_up"] = sum(1 for tab in tabs if not tab.caught_up)
+            await asyncio.sleep(args.settle)
+            end[0] = time.monotonic()
+
         await asyncio.gather(
-            *(tab.run(sockets_until) for tab in tabs),
+            finisher(),
+            *(tab.run(end) for tab in tabs),
             *(member(i, tab) for i, tab in enumerate(tabs)),
             killer(),
             progress(),
-            rss_sampler(pids, 10.0, rss_samples)(sockets_until),
+            rss_sampler(pids, 10.0, rss_samples)(end),
         )
-    return {"reads": dict(reads), "reply_attempts": dict(replies), "kills": kills}
+    return {"reads": dict(reads), "reply_attempts": dict(replies), "kills": kills, **settled}
 
 
 def slope(ts: list[float], ys: list[float]) -> float:
@@ -299,7 +329,8 @@ def main() -> None:
     p.add_argument("--reply-every", type=float, default=120.0, help="seconds, per member")
     p.add_argument("--read-every", type=float, default=30.0, help="seconds, per member")
     p.add_argument("--kill-every", type=float, default=1.0, help="seconds between socket kills")
-    p.add_argument("--settle", type=float, default=15.0)
+    p.add_argument("--settle", type=float, default=10.0, help="seconds after all caught up")
+    p.add_argument("--max-catch-up", type=float, default=180.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args()
@@ -378,7 +409,9 @@ def main() -> None:
     print(
         f"load: reads {load['reads']}, reply attempts {load['reply_attempts']}, "
         f"sockets killed {load['kills']}, connects {events['connects']} "
-        f"(failed attempts {events['connect_failures']}), servers alive {alive}\n"
+        f"(failed attempts {events['connect_failures']}), servers alive {alive}; after the "
+        f"load every tab was connected and resubscribed within {load['catch_up_seconds']} s "
+        f"(not: {load['not_caught_up']})\n"
         f"events: {events['events_expected']} expected over {events['stream_subscriptions']} "
         f"tab subscriptions, {events['events_received']} received; lost {events['lost']}, "
         f"duplicated {events['duplicated']}, unexpected {events['unexpected']}, resets "

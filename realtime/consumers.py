@@ -201,6 +201,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         sub.may_type = await database_sync_to_async(access.may_type)(self.user, stream)
         await self.hub.join(group_name(stream), self)
         if last_id is not None:
+            # The client has everything up to last_id. This process's hub may still be behind
+            # the one that served the previous socket (another daphne process): its late
+            # delivery of an event at or below last_id would be a duplicate.
+            sub.sent = last_id
             top = await database_sync_to_async(access.last_seq)(stream)
             events = await database_sync_to_async(access.events_after)(
                 stream, last_id, MAX_CATCH_UP + 1

@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from asgiref.sync import async_to_sync
 
 from realtime import access
-from realtime.hub import FAN_OUT_BATCH, Hub
+from realtime.hub import FAN_OUT_BATCH, Hub, get_hub
+from realtime.publish import record_event
+from tests.conftest import make_board, make_member, make_reply, make_thread
+from tests.realtime.conftest import db, open_socket, run
 
 STREAM = "thread:1"
 GROUP = "s.thread.1"
@@ -99,3 +103,34 @@ def test_catch_up_during_a_suspended_fan_out_keeps_every_socket_in_order(monkeyp
 
     sockets = async_to_sync(main)()
     assert [s.seqs for s in sockets] == [[1, 2]] * len(sockets)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resumed_socket_does_not_get_again_an_event_a_lagging_hub_delivers_late():
+    """bench/soak.py found it: a tab got event N from process A, was cut off, resumed with
+    last_id=N on process B, whose hub had not yet fanned N out; B then sent N again."""
+    board, author = make_board(), make_member()
+    thread = make_thread(board, author)
+    make_reply(thread, author, "before")
+    stream = f"thread:{thread.pk}"
+
+    async def main() -> None:
+        reader = await open_socket()
+        assert (await reader.subscribe(stream))["type"] == "subscribed"
+        # Event N is committed, but this process's hub has not had its doorbell yet.
+        late = await db(record_event)(stream, "post.created", {"post_id": 0})
+        resumed = await open_socket()
+        subscribed = await resumed.subscribe(stream, last_id=late.seq)
+        assert subscribed == {
+            "type": "subscribed",
+            "stream": stream,
+            "last_id": late.seq,
+            "typing": False,
+        }
+        await get_hub().on_event(late.as_message())  # the doorbell arrives late
+        assert (await reader.expect("event"))["id"] == late.seq
+        await resumed.nothing()
+        await reader.close()
+        await resumed.close()
+
+    run(main)
