@@ -44,6 +44,7 @@ e2e-deps:
 
 test: $(STAMP) e2e-deps
 	$(BIN)/ruff check .
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
