@@ -685,12 +685,6 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=3.0)
     p.add_argument("--drain", type=float, default=3.0)
     p.add_argument("--calibrate", action="store_true", help="also measure the client floor")
-    p.add_argument(
-        "--compare-batch",
-        type=int,
-        help="after each N, run again with the hub's LIVE_FAN_OUT_BATCH set to this (0: the "
-        "hub never yields during a fan-out), back to back for an A/B under the same load",
-    )
     p.add_argument("--json", help="write the figures here")
     # internal: the client process and the calibration server
     p.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -732,14 +726,9 @@ def main() -> None:
     )
     all_figures = []
     for n in args.sockets:
-        for batch in [None] if args.compare_batch is None else [None, args.compare_batch]:
-            run_env = env if batch is None else {**env, "LIVE_FAN_OUT_BATCH": str(batch)}
-            figures = run_one(n, args, run_env)
-            figures["fan_out_batch"] = run_env.get("LIVE_FAN_OUT_BATCH", "default")
-            if args.compare_batch is not None:
-                print(f"LIVE_FAN_OUT_BATCH={figures['fan_out_batch']}:")
-            print_figures(figures)
-            all_figures.append(figures)
+        figures = run_one(n, args, env)
+        print_figures(figures)
+        all_figures.append(figures)
     if args.calibrate:
         for n in args.sockets:
             c = asyncio.run(calibrate(n))

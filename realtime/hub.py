@@ -45,11 +45,6 @@ PRESENCE_REFRESH_SECONDS = 20.0
 PRESENCE_EXPIRES_SECONDS = 60.0
 PRESENCE_THROTTLE_SECONDS = 1.0
 PRESENCE_NAMES = 20
-# Deliveries between two yields to the event loop while fanning one event out. daphne's writes
-# (Twisted) leave the process only when the loop runs, so without a yield the first socket's
-# bytes wait until the frame for the last socket has been handed over, and the clients (and
-# the kernel) start only then. bench/fanout.py measures it; LIVE_FAN_OUT_BATCH=0 never yields.
-FAN_OUT_BATCH = int(os.environ.get("LIVE_FAN_OUT_BATCH") or 50)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -78,7 +73,7 @@ class Hub:
         self.joining: dict[str, asyncio.Future] = {}
         self.stream_last: dict[str, int] = {}
         # One fan-out at a time per stream (the receive loop and the sweep's catch-up both fan
-        # out, and a fan-out yields): a socket never gets event N+1 before event N.
+        # out, and a fan-out can wait on the database): a socket never gets N+1 before N.
         self.stream_locks: dict[str, asyncio.Lock] = {}
         self.live = self.layer is not None
         self.task: asyncio.Task | None = None
@@ -330,9 +325,7 @@ class Hub:
         )
         self.stats["events"] += 1
         self.stats["deliveries"] += len(sockets)
-        for index, socket in enumerate(sockets):
-            if FAN_OUT_BATCH and index and not index % FAN_OUT_BATCH:
-                await asyncio.sleep(0)  # let the writes so far leave (see FAN_OUT_BATCH)
+        for socket in sockets:
             await socket.deliver_event(stream, seq, text)
 
     async def _still_allowed(
