@@ -273,7 +273,7 @@ def _change_thread(
         before=before,
         after=_thread_state(thread),
     )
-    live.thread_state_changed(thread)
+    live.thread_state_changed(thread, was_listed=not (before["is_hidden"] or before["is_deleted"]))
     if notify_text:
         _notify(thread.author, user, notify_text, thread=thread)
     return thread
@@ -451,7 +451,7 @@ def purge_thread(user: Any, thread: Thread | int, *, confirm_title: str, reason:
         after={"purged": True},
     )
     thread.is_deleted = True
-    live.thread_state_changed(thread)
+    live.thread_state_changed(thread, was_listed=not (before["is_hidden"] or before["is_deleted"]))
     for post in Post.objects.filter(thread=thread):
         search.remove_post(post)
     board_id = thread.board_id

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable
+from functools import lru_cache
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -38,14 +39,93 @@ CLOSE_SESSION_ENDED = 4001
 CLOSE_ABUSE = 4008
 
 
+# A board-stream event about a thread only the board's moderators may see (hidden or deleted)
+# carries, under this key, what every other subscriber gets instead: {"event": ..., "data": ...}
+# (the removal of its row when it has just been hidden), or null (nothing at all). forum/live.py
+# sets it; the consumer strips it. See docs/PROTOCOL.md, "What each subscriber is sent".
+OTHERS_KEY = "_others"
+
+
 class Subscription:
-    __slots__ = ("buffer", "may_type", "sent", "typed_at")
+    __slots__ = (
+        "boards",
+        "buffer",
+        "last_counts",
+        "may_type",
+        "moderates",
+        "sent",
+        "typed_at",
+        "view",
+    )
 
     def __init__(self) -> None:
         self.sent = 0
         self.buffer: list[tuple[int, str]] | None = []  # events held while replaying
         self.may_type = False
         self.typed_at = 0.0
+        # board:<id>: may this member moderate the board (see its hidden and deleted threads)?
+        self.moderates = False
+        # mod:all: the boards whose report counts this member is sent (None: all, staff).
+        self.boards: frozenset[int] | None = frozenset()
+        # mod:all: the counts last sent, so that a change elsewhere sends nothing at all.
+        self.last_counts: str | None = None
+        # "board" or "mod": events are cut to what this member may see (see _viewed).
+        self.view = ""
+
+
+def view_rights(user: Any, stream: str) -> tuple[bool, frozenset[int] | None]:
+    """What this member sees of a stream's events beyond subscribing: (moderates the board of a
+    board stream, boards whose report counts a moderators' stream shows; None = all)."""
+    from forum import permissions
+
+    kind, _, ident = stream.partition(":")
+    if kind == "board":
+        return permissions.can_moderate_board(user, int(ident)), frozenset()
+    if kind == "mod":
+        boards = permissions.moderated_board_ids(user)
+        return False, None if boards is None else frozenset(boards)
+    return False, frozenset()
+
+
+@lru_cache(maxsize=256)
+def _board_views(text: str) -> tuple[str, str | None] | None:
+    """For a board-stream event frame restricted to moderators: (the moderators' frame, the
+    others' frame or None for nothing). None when every subscriber gets the frame as it is.
+    Cached by text: the hub hands every socket the same string, so this runs once per event."""
+    frame = json.loads(text)
+    data = frame.get("data")
+    if not isinstance(data, dict) or OTHERS_KEY not in data:
+        return None
+    others = data[OTHERS_KEY]
+    full = dumps({**frame, "data": {k: v for k, v in data.items() if k != OTHERS_KEY}})
+    if not others:
+        return full, None
+    return full, dumps({**frame, "event": others["event"], "data": others.get("data", {})})
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+def report_counts_text(
+    text: str, boards: frozenset[int], last: str | None
+) -> tuple[str | None, str | None]:
+    """A `reports.count` frame cut down to the boards one moderator moderates: (frame to send or
+    None when their counts did not change, their counts)."""
+    frame = _parsed(text)
+    if frame.get("event") != "reports.count":
+        return text, last
+    by_board = {
+        key: n
+        for key, n in (frame.get("data", {}).get("by_board") or {}).items()
+        if key.isdigit() and int(key) in boards
+    }
+    data = {"open": sum(by_board.values()), "by_board": by_board}
+    counts = dumps(data)
+    if counts == last:
+        return None, last
+    return dumps({**frame, "data": data}), counts
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -190,15 +270,50 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 "too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} streams per socket.", echo
             )
             return
-        allowed = await database_sync_to_async(access.may_subscribe)(self.user, stream)
+        try:
+            allowed = await database_sync_to_async(access.may_subscribe)(self.user, stream)
+        except Exception:
+            await self._leave(stream)  # a subscribe restarts the stream: it ends either way
+            await self._subscribe_failed(stream)
+            return
         if not allowed:
             # Exactly the answer for a stream that does not exist: no existence oracle.
             await self.refuse("not_found", "No such stream.", echo)
             return
-        if stream in self.subs:
-            await self._leave(stream)
-        sub = self.subs[stream] = Subscription()
+        sub = Subscription()
+        try:
+            if stream in self.subs:
+                await self._leave(stream)
+            self.subs[stream] = sub
+            await self._start(stream, sub, last_id, since_ms)
+        except Exception:
+            # Half made (the database or the layer failed after the permission check): undo
+            # it, or its events would be held back for a `subscribed` that never comes.
+            if self.subs.get(stream) is sub:
+                await self._leave(stream)
+            await self._subscribe_failed(stream)
+
+    async def _subscribe_failed(self, stream: str) -> None:
+        """Our failure, not the client's (no strike): the stream is named so that the client
+        can try that subscription again later, resuming from its last id."""
+        log.exception("live socket: could not subscribe to %s", stream)
+        await self.send_frame(
+            {
+                "type": "error",
+                "code": "server_error",
+                "stream": stream,
+                "message": "Could not follow this right now; try again.",
+            }
+        )
+
+    async def _start(
+        self, stream: str, sub: Subscription, last_id: int | None, since_ms: int
+    ) -> None:
+        """Join, replay what the client missed, answer `subscribed`, then go live."""
         sub.may_type = await database_sync_to_async(access.may_type)(self.user, stream)
+        if stream.startswith(("board:", "mod:")):
+            sub.view = stream.partition(":")[0]
+            sub.moderates, sub.boards = await database_sync_to_async(view_rights)(self.user, stream)
         await self.hub.join(group_name(stream), self)
         if last_id is not None:
             # The client has everything up to last_id. This process's hub may still be behind
@@ -220,6 +335,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             sub.sent = top
             if events:
                 sub.sent = events[0]["id"] - 1
+        if sub.view == "mod" and sub.boards is not None:
+            await self._seed_counts(stream, sub)
         for event in events:
             await self._send_event(sub, event["id"], self._event_text(event))
         sub.sent = max(sub.sent, top if last_id is None else sub.sent)
@@ -234,6 +351,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if stream.startswith("thread:"):
             self.hub.presence_changed(stream)
             await self.hub.send_presence_to(stream, self)
+
+    async def _seed_counts(self, stream: str, sub: Subscription) -> None:
+        """A board moderator's client shows the counts of the event it has (sub.sent): later
+        events that change only other boards' counts must not reach it at all. Before the
+        stream's first event no report was open anywhere (every change of a report publishes)."""
+        if sub.boards is None:
+            return
+        if sub.sent <= 0:
+            sub.last_counts = dumps({"open": 0, "by_board": {}})
+            return
+        rows = await database_sync_to_async(access.events_after)(stream, sub.sent - 1, 1)
+        if rows and rows[0]["id"] == sub.sent:
+            _, sub.last_counts = report_counts_text(self._event_text(rows[0]), sub.boards, None)
 
     async def on_unsubscribe(self, message: dict[str, Any]) -> None:
         stream = access.canonical_stream(message.get("stream"))
@@ -296,7 +426,27 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if seq <= sub.sent:
             return
         sub.sent = seq
+        if sub.view:
+            viewed = self._viewed(sub, text)
+            if viewed is None:
+                return  # nothing of this event is for this member (its id is skipped)
+            text = viewed
         await self.send(text_data=text)
+
+    @staticmethod
+    def _viewed(sub: Subscription, text: str) -> str | None:
+        """The event as this member may see it (docs/PROTOCOL.md, "What each subscriber is
+        sent"): on a board stream, hidden and deleted threads only for its moderators; on the
+        moderators' stream, only the report counts of the boards they moderate."""
+        if sub.view == "board":
+            views = _board_views(text)
+            if views is None:
+                return text
+            return views[0] if sub.moderates else views[1]
+        if sub.boards is None:
+            return text  # staff: every board
+        viewed, sub.last_counts = report_counts_text(text, sub.boards, sub.last_counts)
+        return viewed
 
     async def deliver_event(self, stream: str, seq: int, text: str) -> None:
         sub = self.subs.get(stream)
@@ -358,6 +508,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.stream_revoked(stream)
                 else:
                     sub.may_type = await database_sync_to_async(access.may_type)(user, stream)
+                    if sub.view:
+                        sub.moderates, sub.boards = await database_sync_to_async(view_rights)(
+                            user, stream
+                        )
         except Exception:
             # Rights unknown (database unreachable): fail closed. The client reconnects with
             # backoff and resumes from the event log, so nothing is lost.

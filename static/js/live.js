@@ -22,6 +22,7 @@
   var BACKOFF_CAP_MS = 30000;
   var ABUSE_BACKOFF_MS = 60000;     // after close 4008 (too many bad messages)
   var STABLE_MS = 10000;            // a socket open this long resets the backoff
+  var RESUBSCRIBE_FIRST_MS = 1000;  // a subscribe the server could not serve (server_error)
   var MAX_SINCE_MS = 60000;         // server: MAX_SINCE_MS
   var PAGE_RENDER_MARGIN_MS = 1500; // the server rendered the page a little before we loaded
   var MAX_TOASTS = 3;
@@ -146,6 +147,7 @@
   function closed(code) {
     socket = null;
     clearTimeout(stableTimer);
+    clearRetries();
     Object.keys(streams).forEach(function (name) {
       streams[name].subscribed = false;
       streams[name].typing = false;
@@ -186,24 +188,53 @@
     return true;
   }
 
+  function subscribe(name) {
+    var s = streams[name];
+    if (!s || s.dead) return;
+    var frame = { type: "subscribe", stream: name };
+    if (s.lastId !== null) {
+      frame.last_id = s.lastId;      // resume: everything after the last event we saw
+      s.resumed = true;
+    } else {
+      // First subscription of this page: replay what was published between the server
+      // rendering the page and now (performance.now() counts from the navigation start).
+      frame.since_ms = Math.min(MAX_SINCE_MS,
+                                Math.round(performance.now()) + PAGE_RENDER_MARGIN_MS);
+      s.resumed = false;
+    }
+    s.replaying = true;
+    send(frame);
+  }
+
   function subscribeAll() {
-    Object.keys(streams).forEach(function (name) {
-      var s = streams[name];
-      if (s.dead) return;
-      var frame = { type: "subscribe", stream: name };
-      if (s.lastId !== null) {
-        frame.last_id = s.lastId;      // resume: everything after the last event we saw
-        s.resumed = true;
-      } else {
-        // First subscription of this page: replay what was published between the server
-        // rendering the page and now (performance.now() counts from the navigation start).
-        frame.since_ms = Math.min(MAX_SINCE_MS,
-                                  Math.round(performance.now()) + PAGE_RENDER_MARGIN_MS);
-        s.resumed = false;
-      }
-      s.replaying = true;
-      send(frame);
-    });
+    clearRetries();
+    Object.keys(streams).forEach(subscribe);
+  }
+
+  // The server could not make a subscription (server_error naming the stream, e.g. its
+  // database was down): try that one again with backoff and jitter, resuming from the last id
+  // seen. A new socket re-subscribes everything anyway, so the retries die with this one.
+  var retryTimers = {};   // stream -> timer
+  var retryAttempts = {}; // stream -> failed subscribes in a row
+
+  function retrySubscribe(name) {
+    var s = streams[name];
+    if (!s || s.dead || retryTimers[name]) return;
+    s.subscribed = false;
+    s.replaying = false;
+    var n = retryAttempts[name] || 0;
+    retryAttempts[name] = n + 1;
+    var ceiling = Math.min(BACKOFF_CAP_MS, RESUBSCRIBE_FIRST_MS * Math.pow(2, n));
+    var ws = socket;
+    retryTimers[name] = setTimeout(function () {
+      delete retryTimers[name];
+      if (ws && ws === socket && !s.subscribed && !s.dead) subscribe(name);
+    }, ceiling / 2 + Math.random() * ceiling / 2);
+  }
+
+  function clearRetries() {
+    Object.keys(retryTimers).forEach(function (name) { clearTimeout(retryTimers[name]); });
+    retryTimers = {};
   }
 
   function heartbeat() {
@@ -274,6 +305,7 @@
     s.subscribed = true;
     s.replaying = false;
     s.typing = Boolean(frame.typing);
+    retryAttempts[frame.stream] = 0;
     if (typeof frame.last_id === "number" && (s.lastId === null || frame.last_id > s.lastId)) {
       s.lastId = frame.last_id;
     }
@@ -310,6 +342,10 @@
         break;
       case "rate_limited":
         typingPausedUntil = Date.now() + 5000;
+        break;
+      case "server_error":
+        if (s) retrySubscribe(frame.stream);  // only a failed subscribe names a stream
+        if (window.console) console.warn("live:", frame.code, frame.stream || "", frame.message || "");
         break;
       default:
         if (window.console) console.warn("live:", frame.code, frame.message || "");
@@ -910,15 +946,9 @@
   }
 
   function onReportsCount(d) {
-    var el = $("mod-report-count");
-    if (!el) return;
-    var scope = el.getAttribute("data-boards");  // "all" (staff) or "1,4,9"
-    var n = d.open || 0;
-    if (scope && scope !== "all") {
-      n = 0;
-      scope.split(",").forEach(function (id) { n += (d.by_board || {})[id] || 0; });
-    }
-    setBadge(el, n);
+    // The server sends each moderator the counts of the boards they moderate only (staff: all),
+    // so `open` is this member's number.
+    setBadge($("mod-report-count"), d.open || 0);
   }
 
   // ------------------------------------------------------------ wiring
