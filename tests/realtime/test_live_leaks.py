@@ -335,3 +335,73 @@ def test_moderator_board_reply_in_hidden_thread_reaches_moderator(monkeypatch):
         await sock.close()
 
     run(main)
+
+
+@pytest.mark.e2e
+@pytest.mark.servers
+def test_live_js_retries_a_subscribe_the_server_could_not_serve():
+    """live.js against a real daphne: the first subscribe of the thread stream is answered with
+    the server_error a database failure gives (injected between page and server); the client
+    tries again by itself after a backoff, gets subscribed and then receives replies live."""
+    import json
+
+    from django.urls import reverse
+    from playwright.sync_api import expect
+
+    from tests.e2e.browser import (
+        SERVER_ENV,
+        assert_not_reloaded,
+        chromium,
+        open_live,
+        post_texts,
+        signed_in_context,
+        watch_errors,
+    )
+    from tests.servers import HttpMember, session_cookie, start_servers
+
+    board = make_board()
+    author, reader = make_member(), make_member()
+    thread = make_thread(board, author, title="Career fair volunteers")
+    stream = f"thread:{thread.pk}"
+    jar = session_cookie(reader)
+    reply_url = reverse("forum:reply", args=[thread.pk])
+    subscribes: list[dict] = []
+
+    def intercept(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            if frame.get("type") == "subscribe" and frame.get("stream") == stream:
+                subscribes.append(frame)
+                if len(subscribes) == 1:
+                    ws.send(
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "code": "server_error",
+                                "stream": stream,
+                                "message": "Could not follow this right now; try again.",
+                            }
+                        )
+                    )
+                    return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    with start_servers(1, env=SERVER_ENV) as [server]:
+        author_http = HttpMember(server, author)  # database work before the browser's loop
+        with chromium() as browser:
+            page = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(page)
+            page.route_web_socket("**/ws/", intercept)
+            open_live(page, server.url + thread.get_absolute_url(), [stream])
+            assert len(subscribes) == 2, subscribes
+            assert "last_id" not in subscribes[1] and "since_ms" in subscribes[1]
+            code, _ = author_http.post_form(reply_url, {"body": "Count me in."})
+            assert code == 302, code
+            expect(page.locator("#posts article.post .post-body").last).to_have_text("Count me in.")
+            assert "Count me in." in post_texts(page)
+            assert_not_reloaded(page)
+            assert not errors, errors
