@@ -670,15 +670,20 @@ async def calibrate(n: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- main
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description="Live fan-out latency (issue 4.9)")
+def add_live_bench_args(p: argparse.ArgumentParser, name: str) -> None:
+    """The options every live benchmark (fanout, idle_sockets, soak) shares."""
     p.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
     )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "/tmp/h4data"))
-    p.add_argument("--log-dir", default="/tmp/h4logs-fanout")
+    p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "/tmp/carocp-bench"))
+    p.add_argument("--log-dir", default=f"/tmp/carocp-bench-logs-{name}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Live fan-out latency (issue 4.9)")
+    add_live_bench_args(p, "fanout")
     p.add_argument("--sockets", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--replies", type=int, default=30)
     p.add_argument("--interval", type=float, default=0.5, help="seconds between replies")

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fanout import (  # noqa: E402
     H4_EXTRA,
     RawWebSocket,
+    add_live_bench_args,
     load_avg,
     machine,
     pct,
@@ -224,13 +225,7 @@ def http_check(base: str, paths: list[str]) -> list[tuple[str, int, float]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Idle websockets held by one daphne process")
-    p.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
-    )
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "/tmp/h4data"))
-    p.add_argument("--log-dir", default="/tmp/h4logs-idle")
+    add_live_bench_args(p, "idle")
     p.add_argument("--sockets", type=int, default=5000)
     p.add_argument("--batch", type=int, default=100, help="sockets opening at once")
     p.add_argument("--threads", type=int, default=50)

@@ -47,6 +47,7 @@ from bench import load_replies as lr  # noqa: E402
 from bench.fanout import (  # noqa: E402
     H4_EXTRA,
     RawWebSocket,
+    add_live_bench_args,
     load_avg,
     machine,
     raise_fd_limit,
@@ -315,13 +316,7 @@ def check_events(tabs: list[Tab]) -> dict[str, Any]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Live soak with random socket kills (issue 6.4)")
-    p.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"),
-    )
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "/tmp/h4data"))
-    p.add_argument("--log-dir", default="/tmp/h4logs-soak")
+    add_live_bench_args(p, "soak")
     p.add_argument("--members", type=int, default=200)
     p.add_argument("--threads", type=int, default=20)
     p.add_argument("--follow", type=int, default=3, help="threads each member reads")
