@@ -18,6 +18,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest
@@ -27,8 +28,46 @@ from .markdown import RENDER_VERSION
 TTL = 60.0
 MAX_ENTRIES = 200
 
-_lock = threading.Lock()
-_pages: OrderedDict[str, tuple[float, bytes, str]] = OrderedDict()
+
+class LRU:
+    """A thread-safe, per-process, entry-bounded LRU map with an age limit per entry."""
+
+    def __init__(self, max_entries: int, ttl: float) -> None:
+        self.max_entries, self.ttl = max_entries, ttl
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._lock:
+            return iter(list(self._items))
+
+
+_pages = LRU(MAX_ENTRIES, TTL)
 
 
 def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
@@ -53,28 +92,15 @@ def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
 
 
 def get(key: str) -> tuple[bytes, str] | None:
-    with _lock:
-        entry = _pages.get(key)
-        if entry is None:
-            return None
-        if entry[0] < time.monotonic():
-            del _pages[key]
-            return None
-        _pages.move_to_end(key)
-        return entry[1], entry[2]
+    return _pages.get(key)
 
 
 def put(key: str, content: bytes, content_type: str) -> None:
     if b"csrfmiddlewaretoken" in content:
         # A CSRF token belongs to one visitor: a page holding one is never shared.
         return
-    with _lock:
-        _pages[key] = (time.monotonic() + TTL, content, content_type)
-        _pages.move_to_end(key)
-        while len(_pages) > MAX_ENTRIES:
-            _pages.popitem(last=False)
+    _pages.put(key, (content, content_type))
 
 
 def clear() -> None:
-    with _lock:
-        _pages.clear()
+    _pages.clear()

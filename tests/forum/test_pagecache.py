@@ -80,7 +80,7 @@ def test_cached_pages_expire(thread, monkeypatch):
     url = thread.get_absolute_url()
     _get(client_for(), url)
     (key,) = pagecache._pages
-    monkeypatch.setattr(pagecache, "TTL", -1.0)
+    monkeypatch.setattr(pagecache._pages, "ttl", -1.0)
     pagecache.put(key, b"stale", "text/html")
     assert "stale" not in _get(client_for(), url)
 
