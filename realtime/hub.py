@@ -34,6 +34,8 @@ from channels.layers import get_channel_layer
 from . import access
 from .streams import group_name, member_control_group
 
+MEMBER_CONTROL_PREFIX = member_control_group(0)[:-1]
+
 log = logging.getLogger(__name__)
 
 # How many missed events a gap fill or resume fetches before telling clients to reload.
@@ -182,8 +184,24 @@ class Hub:
             await self.layer.group_add(group, self.channel)
         self.live = True
         log.warning("channel layer reachable again: live updates resumed")
+        # A sign-out, suspension or group change published while the layer was down never
+        # reached this process: re-check every member before the catch-up delivers anything.
+        self.recheck_members("layer_recovered")
         await self.catch_up_all()
         await self._broadcast_status()
+
+    def recheck_members(self, reason: str) -> int:
+        """Make every signed-in socket of this process re-check who it is (as a revoke does):
+        deliveries to each wait until its own re-check is done. Returns how many."""
+        sockets = {
+            socket
+            for group, members in self.groups.items()
+            if group.startswith(MEMBER_CONTROL_PREFIX)
+            for socket in members
+        }
+        for socket in sockets:
+            self._spawn(socket.member_revoked({"type": "member.revoke", "reason": reason}))
+        return len(sockets)
 
     async def _broadcast_status(self) -> None:
         text = dumps({"type": "status", "live": self.live})
@@ -235,6 +253,11 @@ class Hub:
                     await self._broadcast_status()
             except Exception:
                 self._layer_failed("sweep")
+        if not self.live and self.layer is not None:
+            # Revocations travel over the layer, which is down, while this catch-up still
+            # delivers from the database: re-check the members first (issue 7 point 3: a signed
+            # out or suspended member's socket gets nothing more and closes within a sweep).
+            self.recheck_members("layer_down")
         await self.catch_up_all()
         if time.monotonic() - self.last_presence_refresh > PRESENCE_REFRESH_SECONDS:
             self.last_presence_refresh = time.monotonic()
