@@ -135,6 +135,31 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # disconnect() does not run when the task ends otherwise: daphne cancels an
+            # application still busy 10 s after its connection closed (a handler waiting on a
+            # slow database), and connect() may raise. The hub would keep such a socket, and
+            # everything it holds, in its tables for the life of the process.
+            self._forget_hub()
+
+    def _forget_hub(self) -> None:
+        """Out of every hub group now, without awaiting (this may run while being cancelled;
+        after a normal disconnect there is nothing left to do)."""
+        self.closed = True
+        hub = getattr(self, "hub", None)
+        if hub is None:
+            return
+        for stream in list(self.subs):
+            del self.subs[stream]
+            hub.forget(group_name(stream), self)
+            if stream.startswith("thread:"):
+                hub.presence_changed(stream)
+        if self.user_id:
+            hub.forget(member_control_group(self.user_id), self)
+
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         signed_in = bool(self.user and self.user.is_authenticated)

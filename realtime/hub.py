@@ -116,16 +116,31 @@ class Hub:
             future.set_result(None)
 
     async def leave(self, group: str, socket: LocalSocket) -> None:
+        if self._unregister(group, socket):
+            await self._layer_discard(group)
+
+    def forget(self, group: str, socket: LocalSocket) -> None:
+        """leave() without awaiting, for a socket whose task is being cancelled: the local
+        tables are cleaned at once, the layer membership of a group left empty in the
+        background."""
+        if self._unregister(group, socket):
+            self._spawn(self._layer_discard(group))
+
+    def _unregister(self, group: str, socket: LocalSocket) -> bool:
+        """Drop a local socket; True when it was the group's last one (the group is gone)."""
         members = self.groups.get(group)
         if not members or socket not in members:
-            return
+            return False
         members.discard(socket)
         if members:
-            return
+            return False
         del self.groups[group]
         if group.startswith("s."):
             self.stream_last.pop(stream_of_group(group), None)
             self.stream_locks.pop(stream_of_group(group), None)
+        return True
+
+    async def _layer_discard(self, group: str) -> None:
         if self.layer is not None and self.channel is not None:
             try:
                 await self.layer.group_discard(group, self.channel)
