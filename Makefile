@@ -31,7 +31,7 @@ run: setup
 	@echo "    mod           moderator of every board"
 	@echo "    admin         staff and superuser (/admin/)"
 	@echo ""
-	exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	exec $(BIN)/python -m config.serve -b $(HOST) -p $(PORT) config.asgi:application
 
 # Browser tests need Debian's chromium; install it when we can (root + apt-get).
 e2e-deps:

@@ -703,6 +703,10 @@ def main() -> None:
 
     if args.client:
         args.sockets = args.client_sockets
+        if os.environ.get("BENCH_CLIENT_UVLOOP") == "1":
+            from config.serve import use_uvloop
+
+            use_uvloop()
         asyncio.run(client_main(args))
         return
     if args.broadcast_server:

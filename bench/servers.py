@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DAPHNE = str(Path(sys.executable).parent / "daphne")
 
 
+def daphne_command() -> list[str]:
+    """daphne on uvloop as in production (config/serve.py); plain `daphne` with BENCH_UVLOOP=0,
+    for A/B runs."""
+    if os.environ.get("BENCH_UVLOOP") == "0":
+        return [DAPHNE]
+    return [sys.executable, "-m", "config.serve"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,7 +78,7 @@ class Servers:
         log = open(self.log_dir / f"daphne-{index}.log", "ab")  # noqa: SIM115 (child owns it)
         proc = subprocess.Popen(
             [
-                DAPHNE,
+                *daphne_command(),
                 "--fd",
                 str(self.sock.fileno()),
                 "-v",

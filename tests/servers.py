@@ -184,7 +184,7 @@ def _spawn(
     args = [
         sys.executable,
         "-m",
-        "daphne",
+        "config.serve",  # daphne on uvloop, as `make run` and production run it
         "--fd",
         str(sock.fileno()),
         "--access-log",
