@@ -85,7 +85,10 @@ class Servers:
                 "0",
                 "-t",
                 "60",
-                "config.asgi:application",
+                # bench/memtrace.py: tracemalloc snapshots, only when asked for
+                "bench.memtrace:application"
+                if self.env.get("BENCH_TRACEMALLOC_DIR")
+                else "config.asgi:application",
             ],
             cwd=ROOT,
             env=self.env,
