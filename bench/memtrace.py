@@ -15,6 +15,7 @@ pymalloc's arenas, files), the live hub's tables and the per-process caches. Opt
                               holds only what was allocated after the warm-up and is still alive.
     BENCH_MALLOC_TRIM=1       after each sample call glibc's malloc_trim(0) and record RSS again:
                               what the trim gives back was free memory glibc kept, not a leak.
+    BENCH_POST_FRAGMENTS_MAX  A/B: max entries of forum_tags.POST_FRAGMENTS (0: no post cache).
     BENCH_MEMTRACE_GC=1       also count objects by type (gc.get_objects). Caution: in CPython
                               3.11 a tuple being built by tuple(generator) in a request thread
                               can be caught by gc.get_objects() in this thread, and the request
@@ -229,6 +230,12 @@ def report(directory: str, top: int = 25) -> None:
 if os.environ.get("BENCH_TRACEMALLOC_DIR") and __name__ != "__main__":
     start()
     from config.asgi import application  # noqa: E402, F401
+
+    if os.environ.get("BENCH_POST_FRAGMENTS_MAX"):
+        # An A/B knob: the post-fragment cache's size (0 turns it off).
+        from forum.templatetags import forum_tags
+
+        forum_tags.POST_FRAGMENTS.max_entries = int(os.environ["BENCH_POST_FRAGMENTS_MAX"])
 
 if __name__ == "__main__":
     report(sys.argv[1])
