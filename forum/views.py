@@ -19,6 +19,7 @@ from . import actions, pagecache, permissions, queries
 from .forms import EditPostForm, ReplyForm, ThreadForm
 from .limits import RateLimited
 from .models import REACTION_EMOJI, Board, ReactionKind, Thread, ThreadWatch, WatchLevel
+from .templatetags.forum_tags import prefetch_post_fragments
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -114,8 +115,17 @@ def _thread_context(
             .first()
         )
     can_moderate = permissions.can_moderate_thread(user, thread)
+    can_reply = permissions.can_reply(user, thread)
+    reaction_kinds = [(k, label, REACTION_EMOJI[k]) for k, label in ReactionKind.choices]
     for post in page.items:
         post.body_visible = can_moderate or permissions.can_see_post_body(user, post)
+    prefetch_post_fragments(
+        request,
+        page.items,
+        can_reply=can_reply,
+        can_moderate=can_moderate,
+        reaction_kinds=reaction_kinds,
+    )
     return {
         "thread": thread,
         "board": thread.board,
@@ -125,11 +135,11 @@ def _thread_context(
         "reply_refusal": (
             permissions.reply_refusal(user, thread) if user.is_authenticated else None
         ),
-        "can_reply": permissions.can_reply(user, thread),
+        "can_reply": can_reply,
         "can_moderate": can_moderate,
         "watch_level": watch or "",
         "watch_levels": WatchLevel.choices,
-        "reaction_kinds": [(k, label, REACTION_EMOJI[k]) for k, label in ReactionKind.choices],
+        "reaction_kinds": reaction_kinds,
     }
 
 

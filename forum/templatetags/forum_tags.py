@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import secrets
+import logging
 from typing import Any
 
 from django import template
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .. import pagecache, permissions
+from .. import permissions
 from ..markdown import RENDER_VERSION
 from ..models import REACTION_EMOJI
 
 register = template.Library()
+log = logging.getLogger(__name__)
 
 _PK_PLACEHOLDER = 2147480011
 _PK_URLS: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -94,14 +97,37 @@ def reaction_bar(context: Any, post: Any) -> SafeString:
     return mark_safe("".join(out))  # noqa: S308 (every value above is escaped)
 
 
-# Rendered posts of thread pages, per process (issue 6 point 2: 20 posts through the template
-# engine were ~85% of a member's thread page). An entry is keyed by a digest of everything
-# forum/_post.html reads, per-viewer decisions included, so a change to any of them is a new key
-# and nothing needs invalidating; entries age out so that a bounded cache keeps what is read.
-POST_FRAGMENTS = pagecache.LRU(max_entries=2000, ttl=600.0)
-# Stands in for the viewer's CSRF token in a cached post and is replaced by it on the way out.
-# Random per process: a post's author cannot write it into their post to receive the token.
-_CSRF_SLOT = "csrf-" + secrets.token_hex(16)
+# Rendered posts of thread pages, in the Django cache (Redis in production, shared by every
+# process; local memory on the embedded default): 20 posts through the template engine were
+# ~85% of a member's thread page (issue 6 point 2). An entry is keyed by a digest of everything
+# forum/_post.html reads, per-viewer decisions included, and of the post templates' own text,
+# so a change to any of them is a new key: nothing is invalidated, nothing stale is served.
+# Not a per-process LRU: long-lived 4 KB strings allocated by request threads among short-lived
+# ones pinned glibc arena pages, and the soak's RSS grew with the cache (docs/RELIABILITY.md).
+FRAGMENT_TTL = 600
+_POST_TEMPLATES = ("forum/_post.html", "moderation/_post_tools.html", "accounts/_avatar.html")
+_templates_digest: str | None = None
+
+
+@functools.cache
+def _csrf_slot() -> str:
+    """Stands in for the viewer's CSRF token in a cached post, replaced on the way out. The same
+    in every process (derived from SECRET_KEY) and unguessable, so that a post's author cannot
+    write it into a post to collect viewers' tokens."""
+    from django.utils.crypto import salted_hmac
+
+    return "csrf-" + salted_hmac("forum.post_fragment", "csrf-slot").hexdigest()[:32]
+
+
+def _templates_version() -> str:
+    """A digest of the post templates' source: a deploy that changes them changes every key."""
+    global _templates_digest
+    if _templates_digest is None:
+        from django.template.loader import get_template
+
+        text = "".join(get_template(name).template.source for name in _POST_TEMPLATES)
+        _templates_digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    return _templates_digest
 
 
 def _unwrapped(user: Any) -> Any:
@@ -114,14 +140,22 @@ def _unwrapped(user: Any) -> Any:
     return user
 
 
-def _post_state(context: Any, post: Any) -> tuple:
+def post_state(
+    post: Any,
+    *,
+    user: Any,
+    request: Any,
+    can_reply: bool,
+    can_moderate: bool,
+    reaction_kinds: Any,
+) -> tuple:
     """Every value forum/_post.html reads for this post and viewer (live=False)."""
-    user = _unwrapped(context.get("user"))
-    request = context.get("request")
+    user = _unwrapped(user)
     author = post.author
-    can_moderate = bool(context.get("can_moderate"))
+    can_moderate = bool(can_moderate)
     return (
         RENDER_VERSION,
+        _templates_version(),
         post.pk,
         post.number,
         post.author_id,
@@ -141,7 +175,7 @@ def _post_state(context: Any, post: Any) -> tuple:
         author.organisation,
         str(author.avatar or ""),
         bool(user is not None and user.is_authenticated),
-        bool(context.get("can_reply")),
+        bool(can_reply),
         can_moderate,
         permissions.can_view_history(user, post),
         permissions.can_edit_post(user, post),
@@ -150,23 +184,67 @@ def _post_state(context: Any, post: Any) -> tuple:
         permissions.can_react(user, post),
         request.get_full_path() if (can_moderate and request is not None) else "",
         timezone.get_current_timezone_name(),
-        tuple(context.get("reaction_kinds") or ()),
+        tuple(reaction_kinds or ()),
     )
+
+
+def fragment_key(state: tuple) -> str:
+    return "postfrag:" + hashlib.blake2b(repr(state).encode(), digest_size=20).hexdigest()
+
+
+def prefetch_post_fragments(
+    request: Any, posts: list[Any], *, can_reply: bool, can_moderate: bool, reaction_kinds: Any
+) -> None:
+    """Key every post of a page for this viewer and fetch the cached ones in one cache call
+    (post._fragment_key, post._fragment_html). A cache that fails is a cache that missed."""
+    for post in posts:
+        post._fragment_key = fragment_key(
+            post_state(
+                post,
+                user=request.user,
+                request=request,
+                can_reply=can_reply,
+                can_moderate=can_moderate,
+                reaction_kinds=reaction_kinds,
+            )
+        )
+    try:
+        found = cache.get_many([post._fragment_key for post in posts])
+    except Exception:  # Redis down: render every post
+        log.warning("post fragment cache unavailable", exc_info=True)
+        found = {}
+    for post in posts:
+        post._fragment_html = found.get(post._fragment_key)
 
 
 @register.simple_tag(takes_context=True)
 def post_block(context: Any, post: Any) -> SafeString:
-    """{% include "forum/_post.html" %} for a thread page, served from POST_FRAGMENTS when this
-    post was rendered before in the same state for a viewer who may do the same things."""
-    key = hashlib.blake2b(repr(_post_state(context, post)).encode(), digest_size=20).digest()
-    html = POST_FRAGMENTS.get(key)
+    """{% include "forum/_post.html" %} for a thread page, from the cache when this post was
+    rendered before in the same state for a viewer who may do the same things."""
+    key = getattr(post, "_fragment_key", None)
+    html = getattr(post, "_fragment_html", None)
+    if key is None:
+        key = fragment_key(
+            post_state(
+                post,
+                user=context.get("user"),
+                request=context.get("request"),
+                can_reply=bool(context.get("can_reply")),
+                can_moderate=bool(context.get("can_moderate")),
+                reaction_kinds=context.get("reaction_kinds"),
+            )
+        )
+    slot = _csrf_slot()
     if html is None:
         tmpl = context.template.engine.get_template("forum/_post.html")
-        with context.push(post=post, live=False, csrf_token=_CSRF_SLOT):
+        with context.push(post=post, live=False, csrf_token=slot):
             html = tmpl.render(context)
-        POST_FRAGMENTS.put(key, html)
-    if _CSRF_SLOT in html:
-        html = html.replace(_CSRF_SLOT, str(context.get("csrf_token")))
+        try:
+            cache.set(key, html, FRAGMENT_TTL)
+        except Exception:
+            log.warning("post fragment cache unavailable", exc_info=True)
+    if slot in html:
+        html = html.replace(slot, str(context.get("csrf_token")))
     return mark_safe(html)  # noqa: S308 (the template's autoescaped output)
 
 

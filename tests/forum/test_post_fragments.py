@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ def _page(client: Client, url: str) -> str:
 
 def _clear() -> None:
     pagecache.clear()
-    forum_tags.POST_FRAGMENTS.clear()
+    cache.clear()
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def _assert_warm_equals_cold(thread, viewers, *, without_page_cache: bool = Fals
     for name, client in clients.items():
         cold = _page(client, url)
         assert _masked(warm[name]) == _masked(cold), f"stale fragment for the {name} viewer"
-        assert forum_tags._CSRF_SLOT not in warm[name]
+        assert forum_tags._csrf_slot() not in warm[name]
 
 
 def test_cached_fragments_match_fresh_rendering_through_changes(cast):
@@ -132,13 +133,14 @@ def test_a_cached_fragment_carries_the_viewers_own_working_csrf_token(cast):
     assert reply.reactions.filter(user=viewers["author"], kind="like").exists()
 
 
-def test_the_csrf_slot_differs_per_process_and_post_text_cannot_name_it(cast):
-    """An author who writes the slot-like text into a post does not get viewers' tokens."""
+def test_the_csrf_slot_is_secret_and_post_text_cannot_name_it(cast):
+    """The slot derives from SECRET_KEY (the same in every process sharing the cache, unknown to
+    members): an author who writes a slot-like text into a post does not get viewers' tokens."""
     thread, viewers = cast
     make_reply(thread, viewers["replier"], "csrf-0123456789abcdef0123456789abcdef here")
     html = _page(client_for(viewers["author"]), thread.get_absolute_url() + "?page=1")
     assert "csrf-0123456789abcdef0123456789abcdef here" in html
-    assert re.fullmatch(r"csrf-[0-9a-f]{32}", forum_tags._CSRF_SLOT)
+    assert re.fullmatch(r"csrf-[0-9a-f]{32}", forum_tags._csrf_slot())
 
 
 def test_each_field_alone_is_part_of_the_key(cast):
@@ -179,7 +181,6 @@ def test_a_moderators_forms_return_to_the_page_they_came_from(cast):
     ["can_view_history", "can_edit_post", "can_delete_post", "can_report", "can_react"],
 )
 def test_each_permission_alone_changes_the_key(cast, monkeypatch, check):
-    from django.template import RequestContext
     from django.test import RequestFactory
 
     from forum import permissions
@@ -188,11 +189,18 @@ def test_each_permission_alone_changes_the_key(cast, monkeypatch, check):
     post = thread.posts.select_related("author").get(number=1)
     request = RequestFactory().get("/")
     request.user = viewers["replier"]
-    context = RequestContext(request, {"user": request.user, "can_reply": True})
     keys = set()
     for answer in (True, False):
         monkeypatch.setattr(permissions, check, lambda user, post, answer=answer: answer)
-        keys.add(repr(forum_tags._post_state(context, post)))
+        state = forum_tags.post_state(
+            post,
+            user=request.user,
+            request=request,
+            can_reply=True,
+            can_moderate=False,
+            reaction_kinds=(),
+        )
+        keys.add(forum_tags.fragment_key(state))
     assert len(keys) == 2
 
 
@@ -255,3 +263,73 @@ def test_the_post_templates_read_only_what_the_key_holds():
         "request",
         "reaction_kinds",
     }, names
+
+
+def test_posts_come_from_the_cache_on_the_next_view(cast, monkeypatch):
+    """The second view of a page renders no post: every one comes from the cache (one
+    get_many for the page), and is the same markup."""
+    from django.template.base import Template
+
+    thread, viewers = cast
+    make_reply(thread, viewers["replier"], "Second post.")
+    client = client_for(viewers["author"])
+    url = thread.get_absolute_url() + "?page=1"
+    _page(client, url)
+    first = _page(client, url)
+    rendered: list[str] = []
+    real_render = Template.render
+
+    def spy(self, context):
+        rendered.append(self.origin.template_name if self.origin else "?")
+        return real_render(self, context)
+
+    monkeypatch.setattr(Template, "render", spy)
+    second = _page(client, url)
+    assert "forum/_post.html" not in rendered, rendered
+    assert _masked(first) == _masked(second)
+
+
+def test_a_failing_cache_renders_the_posts(cast, monkeypatch, caplog):
+    """Redis down: the fragment cache misses, the page is rendered and identical."""
+    thread, viewers = cast
+    make_reply(thread, viewers["replier"], "A reply.")
+    client = client_for(viewers["author"])
+    url = thread.get_absolute_url() + "?page=1"
+    _page(client, url)
+    expected = _page(client, url)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    monkeypatch.setattr(cache, "set", down)
+    with caplog.at_level("WARNING", logger="forum.templatetags.forum_tags"):
+        assert _masked(_page(client, url)) == _masked(expected)
+    assert "post fragment cache unavailable" in caplog.text
+
+
+def test_a_change_to_the_post_templates_changes_every_key(cast, monkeypatch):
+    """The cache outlives a deploy (Redis): markup of an older _post.html is never served."""
+    from django.test import RequestFactory
+
+    thread, viewers = cast
+    post = thread.posts.select_related("author").get(number=1)
+    request = RequestFactory().get("/")
+    request.user = viewers["replier"]
+
+    def key() -> str:
+        return forum_tags.fragment_key(
+            forum_tags.post_state(
+                post,
+                user=request.user,
+                request=request,
+                can_reply=True,
+                can_moderate=False,
+                reaction_kinds=(),
+            )
+        )
+
+    forum_tags._templates_version()
+    before = key()
+    monkeypatch.setattr(forum_tags, "_templates_digest", "0123456789abcdef")
+    assert key() != before

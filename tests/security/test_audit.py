@@ -659,10 +659,10 @@ def test_make_run_host_and_port_override_the_address():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "daphne -b 0.0.0.0 -p 8123 config.asgi:application" in result.stdout
+    assert "config.serve -b 0.0.0.0 -p 8123 config.asgi:application" in result.stdout
     assert "http://0.0.0.0:8123/" in result.stdout
     default = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True)
-    assert "daphne -b 127.0.0.1 -p 8000 config.asgi:application" in default.stdout
+    assert "config.serve -b 127.0.0.1 -p 8000 config.asgi:application" in default.stdout
 
 
 def test_signed_out_member_cannot_reuse_old_session_cookie(db):
