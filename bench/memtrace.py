@@ -15,7 +15,8 @@ pymalloc's arenas, files), the live hub's tables and the per-process caches. Opt
                               holds only what was allocated after the warm-up and is still alive.
     BENCH_MALLOC_TRIM=1       after each sample call glibc's malloc_trim(0) and record RSS again:
                               what the trim gives back was free memory glibc kept, not a leak.
-    BENCH_POST_FRAGMENTS_MAX  A/B: max entries of forum_tags.POST_FRAGMENTS (0: no post cache).
+    BENCH_POST_FRAGMENTS_MAX  A/B: max entries of forum_tags.POST_FRAGMENTS (0: no post cache;
+                              that per-process LRU existed from f549859 to a8ef8d8).
     BENCH_MEMTRACE_GC=1       also count objects by type (gc.get_objects). Caution: in CPython
                               3.11 a tuple being built by tuple(generator) in a request thread
                               can be caught by gc.get_objects() in this thread, and the request
@@ -232,10 +233,12 @@ if os.environ.get("BENCH_TRACEMALLOC_DIR") and __name__ != "__main__":
     from config.asgi import application  # noqa: E402, F401
 
     if os.environ.get("BENCH_POST_FRAGMENTS_MAX"):
-        # An A/B knob: the post-fragment cache's size (0 turns it off).
+        # An A/B knob for the per-process post-fragment LRU of f549859-d243dc7 (0 turns it
+        # off); a8ef8d8 moved post fragments to the Django cache, and then it does nothing.
         from forum.templatetags import forum_tags
 
-        forum_tags.POST_FRAGMENTS.max_entries = int(os.environ["BENCH_POST_FRAGMENTS_MAX"])
+        if hasattr(forum_tags, "POST_FRAGMENTS"):
+            forum_tags.POST_FRAGMENTS.max_entries = int(os.environ["BENCH_POST_FRAGMENTS_MAX"])
 
 if __name__ == "__main__":
     report(sys.argv[1])
