@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 from typing import Any
 
 from django import template
@@ -102,9 +103,13 @@ def reaction_bar(context: Any, post: Any) -> SafeString:
 # ~85% of a member's thread page (issue 6 point 2). An entry is keyed by a digest of everything
 # forum/_post.html reads, per-viewer decisions included, and of the post templates' own text,
 # so a change to any of them is a new key: nothing is invalidated, nothing stale is served.
-# Not a per-process LRU: long-lived 4 KB strings allocated by request threads among short-lived
-# ones pinned glibc arena pages, and the soak's RSS grew with the cache (docs/RELIABILITY.md).
+# In Redis rather than per process: shared by every worker (what one rendered is a hit in the
+# others) and no process memory held (docs/PERFORMANCE.md, "Second pass").
 FRAGMENT_TTL = 600
+# After a cache failure the fragments skip the cache for this long: with Redis unreachable each
+# call could wait for its timeout, once per post (the page is rendered meanwhile, as before).
+PAUSE_AFTER_FAILURE = 5.0
+_paused_until = 0.0
 _POST_TEMPLATES = ("forum/_post.html", "moderation/_post_tools.html", "accounts/_avatar.html")
 _templates_digest: str | None = None
 
@@ -208,13 +213,24 @@ def prefetch_post_fragments(
                 reaction_kinds=reaction_kinds,
             )
         )
-    try:
-        found = cache.get_many([post._fragment_key for post in posts])
-    except Exception:  # Redis down: render every post
-        log.warning("post fragment cache unavailable", exc_info=True)
-        found = {}
+    found: dict[str, str] = {}
+    if _cache_usable():
+        try:
+            found = cache.get_many([post._fragment_key for post in posts])
+        except Exception:  # Redis down: render every post
+            _cache_failed()
     for post in posts:
         post._fragment_html = found.get(post._fragment_key)
+
+
+def _cache_usable() -> bool:
+    return time.monotonic() >= _paused_until
+
+
+def _cache_failed() -> None:
+    global _paused_until
+    _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+    log.warning("post fragment cache unavailable", exc_info=True)
 
 
 @register.simple_tag(takes_context=True)
@@ -239,10 +255,11 @@ def post_block(context: Any, post: Any) -> SafeString:
         tmpl = context.template.engine.get_template("forum/_post.html")
         with context.push(post=post, live=False, csrf_token=slot):
             html = tmpl.render(context)
-        try:
-            cache.set(key, html, FRAGMENT_TTL)
-        except Exception:
-            log.warning("post fragment cache unavailable", exc_info=True)
+        if _cache_usable():
+            try:
+                cache.set(key, html, FRAGMENT_TTL)
+            except Exception:
+                _cache_failed()
     if slot in html:
         html = html.replace(slot, str(context.get("csrf_token")))
     return mark_safe(html)  # noqa: S308 (the template's autoescaped output)
