@@ -32,6 +32,18 @@ def _page(client: Client, url: str) -> str:
     return response.content.decode()
 
 
+def _member_key(post, user) -> str:
+    """The fragment key of `post` for `user` reading it as a member who may reply."""
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    state = forum_tags.post_state(
+        post, user=user, request=request, can_reply=True, can_moderate=False, reaction_kinds=()
+    )
+    return forum_tags.fragment_key(state)
+
+
 def _clear() -> None:
     pagecache.clear()
     cache.clear()
@@ -181,26 +193,14 @@ def test_a_moderators_forms_return_to_the_page_they_came_from(cast):
     ["can_view_history", "can_edit_post", "can_delete_post", "can_report", "can_react"],
 )
 def test_each_permission_alone_changes_the_key(cast, monkeypatch, check):
-    from django.test import RequestFactory
-
     from forum import permissions
 
     thread, viewers = cast
     post = thread.posts.select_related("author").get(number=1)
-    request = RequestFactory().get("/")
-    request.user = viewers["replier"]
     keys = set()
     for answer in (True, False):
         monkeypatch.setattr(permissions, check, lambda user, post, answer=answer: answer)
-        state = forum_tags.post_state(
-            post,
-            user=request.user,
-            request=request,
-            can_reply=True,
-            can_moderate=False,
-            reaction_kinds=(),
-        )
-        keys.add(forum_tags.fragment_key(state))
+        keys.add(_member_key(post, viewers["replier"]))
     assert len(keys) == 2
 
 
@@ -320,24 +320,11 @@ def test_a_failing_cache_renders_the_posts(cast, monkeypatch, caplog):
 
 def test_a_change_to_the_post_templates_changes_every_key(cast, monkeypatch):
     """The cache outlives a deploy (Redis): markup of an older _post.html is never served."""
-    from django.test import RequestFactory
-
     thread, viewers = cast
     post = thread.posts.select_related("author").get(number=1)
-    request = RequestFactory().get("/")
-    request.user = viewers["replier"]
 
     def key() -> str:
-        return forum_tags.fragment_key(
-            forum_tags.post_state(
-                post,
-                user=request.user,
-                request=request,
-                can_reply=True,
-                can_moderate=False,
-                reaction_kinds=(),
-            )
-        )
+        return _member_key(post, viewers["replier"])
 
     forum_tags._templates_version()
     before = key()
