@@ -642,8 +642,9 @@ def notify_report_resolved(reporter: Any, post: Post, resolution: str) -> None:
 # ---------------------------------------------------------------- the inbox
 
 
-def inbox_queryset(user: Any) -> QuerySet[Notification]:
-    """The member's notifications about things they may still see, with what a list shows."""
+def _inbox_rule(user: Any) -> Q:
+    """Which of the member's notifications they may still see: the one rule the inbox, the
+    bell and every count share."""
     board_ids = permissions.visible_board_ids(user)
     moderated = permissions.moderated_board_ids(user)
     on_thread = Q(thread__board_id__in=board_ids)
@@ -651,22 +652,31 @@ def inbox_queryset(user: Any) -> QuerySet[Notification]:
         on_thread &= Q(thread__is_hidden=False, thread__is_deleted=False)
         if moderated:
             on_thread |= Q(thread__board_id__in=moderated)
-    rule = (
+    return (
         Q(thread__isnull=True, board__isnull=True)
         | Q(thread__isnull=True, board_id__in=board_ids)
         | (Q(thread__isnull=False) & on_thread)
     )
+
+
+def inbox_queryset(user: Any) -> QuerySet[Notification]:
+    """The member's notifications about things they may still see, with what a list shows."""
     return (
         Notification.objects.filter(recipient=user)
-        .filter(rule)
+        .filter(_inbox_rule(user))
         .select_related("actor", "thread", "post", "board")
         .order_by("-updated_at", "-id")
     )
 
 
 def unread_count(user: Any) -> int:
-    """Unread notifications the member may still see (the bell and the inbox agree)."""
-    return inbox_queryset(user).filter(is_read=False).order_by().count()
+    """Unread notifications the member may still see (the bell and the inbox agree).
+
+    Every member page asks for it (the bell), so it is the inbox's rule alone, without the
+    list's joins and ordering the ORM would otherwise assemble and then drop for the count."""
+    return (
+        Notification.objects.filter(recipient=user, is_read=False).filter(_inbox_rule(user)).count()
+    )
 
 
 def _publish_read(user: Any, ids: list[int]) -> None:

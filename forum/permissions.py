@@ -32,28 +32,72 @@ class Refused(PermissionDenied):
 
 
 def _group_ids(user: AnyUser) -> frozenset[int]:
-    """The member's group ids, fetched once per user object (one query per request at most)."""
+    """The member's group ids, fetched once per user object (with _load_access)."""
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_forum_group_ids", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("id", flat=True))
-        user._forum_group_ids = cached
-    return cached
+    if getattr(user, "_forum_group_ids", None) is None:
+        _load_access(user)
+    return user._forum_group_ids
 
 
 def _moderated_board_ids(user: AnyUser) -> frozenset[int]:
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_forum_moderated_ids", None)
-    if cached is None:
-        cached = frozenset(
-            Board.objects.filter(
-                Q(moderators=user) | Q(moderator_groups__in=_group_ids(user))
-            ).values_list("id", flat=True)
+    if getattr(user, "_forum_moderated_ids", None) is None:
+        _load_access(user)
+    return user._forum_moderated_ids
+
+
+_GROUP, _MODERATED, _VISIBLE = 0, 1, 2
+
+
+def _load_access(user: AnyUser) -> None:
+    """Fill the member's group ids, the boards they moderate and (for an active member who is not
+    staff) the boards they may see, in one query: every member page needs all three.
+
+    The visible part is visible_boards' rule for such a member, with the member's groups and
+    moderated boards as subqueries instead of id lists (tests/forum/test_permission_access.py
+    checks the two agree)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import IntegerField, Value
+
+    def tagged(qs: QuerySet, kind: int, field: str) -> QuerySet:
+        return (
+            qs.order_by()
+            .annotate(kind=Value(kind, output_field=IntegerField()))
+            .values_list("kind", field)
         )
-        user._forum_moderated_ids = cached
-    return cached
+
+    memberships = get_user_model().groups.through.objects.filter(user_id=user.pk)
+    my_groups = memberships.values("group_id")
+    by_me = Board.moderators.through.objects.filter(user_id=user.pk)
+    by_my_groups = Board.moderator_groups.through.objects.filter(group_id__in=my_groups)
+    parts = [
+        tagged(by_me, _MODERATED, "board_id"),
+        tagged(by_my_groups, _MODERATED, "board_id"),
+    ]
+    see_all_or_public = is_staff(user) or not user.is_active
+    if not see_all_or_public:
+        rule = (
+            Q(visibility__in=[Visibility.ANYONE, Visibility.MEMBERS])
+            | Q(
+                visibility=Visibility.GROUPS,
+                id__in=Board.visible_groups.through.objects.filter(group_id__in=my_groups).values(
+                    "board_id"
+                ),
+            )
+            | Q(id__in=by_me.values("board_id"))
+            | Q(id__in=by_my_groups.values("board_id"))
+        )
+        parts.append(tagged(Board.objects.filter(rule), _VISIBLE, "id"))
+    found: dict[int, set[int]] = {_GROUP: set(), _MODERATED: set(), _VISIBLE: set()}
+    for kind, value in tagged(memberships, _GROUP, "group_id").union(*parts, all=True):
+        found[kind].add(value)
+    user._forum_group_ids = frozenset(found[_GROUP])
+    user._forum_moderated_ids = frozenset(found[_MODERATED])
+    if not see_all_or_public:
+        with contextlib.suppress(AttributeError):
+            user._forum_board_cache = frozenset(found[_VISIBLE])
 
 
 def prime_member_caches(users: list[Any]) -> None:
@@ -149,6 +193,10 @@ def visible_boards(user: AnyUser) -> QuerySet[Board]:
 
 def visible_board_ids(user: AnyUser) -> frozenset[int]:
     cached = getattr(user, "_forum_board_cache", None)
+    unloaded = getattr(user, "_forum_group_ids", None) is None
+    if cached is None and unloaded and is_active_member(user) and not is_staff(user):
+        _load_access(user)  # fills this cache too, in the same query
+        cached = getattr(user, "_forum_board_cache", None)
     if cached is None:
         cached = frozenset(visible_boards(user).values_list("id", flat=True))
         with contextlib.suppress(AttributeError):

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from . import permissions
 from .markdown import RENDER_VERSION
-from .models import Board, BoardReadMark, Post, Reaction, ReadState, Thread
+from .models import Board, BoardReadMark, Post, Reaction, ReadState, Thread, ThreadWatch
 
 FORUM = settings.FORUM
 
@@ -133,14 +133,26 @@ def annotate_unread(user: Any, board: Board | None, threads: list[Thread]) -> No
 # ---------------------------------------------------------------- thread page
 
 
-def get_thread(user: Any, thread_id: int, *, follow_merged: bool = False) -> Thread:
+def get_thread(
+    user: Any, thread_id: int, *, follow_merged: bool = False, viewer_state: bool = False
+) -> Thread:
     """The thread if this viewer may see it; Http404 otherwise (same as a missing id).
 
     With follow_merged, a thread merged into another is returned (for the redirect) when the
-    viewer may see its board, whatever its own state."""
+    viewer may see its board, whatever its own state. With viewer_state, the same query brings
+    the member's read position and watch level (read_number and watch_level then ask no more)."""
     from django.http import Http404
 
-    thread = Thread.objects.select_related("board", "author").filter(pk=thread_id).first()
+    threads = Thread.objects.select_related("board", "author").filter(pk=thread_id)
+    if viewer_state and user.is_authenticated:
+        mine = {"user_id": user.pk, "thread_id": OuterRef("pk")}
+        threads = threads.annotate(
+            viewer_read_number=Subquery(
+                ReadState.objects.filter(**mine).values("last_read_number")[:1]
+            ),
+            viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
+        )
+    thread = threads.first()
     if thread is None:
         raise Http404("No such thread.")
     if follow_merged and thread.merged_into_id and permissions.can_view_board(user, thread.board):
@@ -208,10 +220,23 @@ def reactor_names(post: Post, kind: str) -> list[str]:
 def read_number(user: Any, thread: Thread) -> int | None:
     if not user.is_authenticated:
         return None
+    if hasattr(thread, "viewer_read_number"):  # get_thread(viewer_state=True)
+        return thread.viewer_read_number
     return (
         ReadState.objects.filter(user=user, thread=thread)
         .values_list("last_read_number", flat=True)
         .first()
+    )
+
+
+def watch_level(user: Any, thread: Thread) -> str | None:
+    """The member's watch level on this thread (None: the default for their role in it)."""
+    if not user.is_authenticated:
+        return None
+    if hasattr(thread, "viewer_watch_level"):  # get_thread(viewer_state=True)
+        return thread.viewer_watch_level
+    return (
+        ThreadWatch.objects.filter(user=user, thread=thread).values_list("level", flat=True).first()
     )
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import actions, pagecache, permissions, queries
 from .forms import EditPostForm, ReplyForm, ThreadForm
 from .limits import RateLimited
-from .models import REACTION_EMOJI, Board, ReactionKind, Thread, ThreadWatch, WatchLevel
+from .models import REACTION_EMOJI, Board, ReactionKind, Thread, WatchLevel
 from .templatetags.forum_tags import prefetch_post_fragments
 
 
@@ -72,7 +72,7 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def thread(request: HttpRequest, thread_id: int, slug: str = "") -> HttpResponse:
     user = request.user
-    thread = queries.get_thread(user, thread_id, follow_merged=True)
+    thread = queries.get_thread(user, thread_id, follow_merged=True, viewer_state=True)
     if thread.merged_into_id:
         return redirect(reverse("forum:thread_short", args=[thread.merged_into_id]))
     if slug != thread.slug:
@@ -107,13 +107,7 @@ def _thread_context(
     request: HttpRequest, thread: Thread, page: queries.Page, form: Any, read: int | None
 ) -> dict:
     user = request.user
-    watch = None
-    if user.is_authenticated:
-        watch = (
-            ThreadWatch.objects.filter(user=user, thread=thread)
-            .values_list("level", flat=True)
-            .first()
-        )
+    watch = queries.watch_level(user, thread)
     can_moderate = permissions.can_moderate_thread(user, thread)
     can_reply = permissions.can_reply(user, thread)
     reaction_kinds = [(k, label, REACTION_EMOJI[k]) for k, label in ReactionKind.choices]
