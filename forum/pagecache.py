@@ -79,14 +79,17 @@ def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
 
     if len(get_messages(request)):  # a render shows (and consumes) them
         return None
-    from realtime.models import StreamSequence
-    from realtime.streams import thread_stream
+    if hasattr(thread, "live_seq"):  # queries.get_thread(viewer_state=True): the same snapshot
+        seq = thread.live_seq or 0
+    else:
+        from realtime.models import StreamSequence
+        from realtime.streams import thread_stream
 
-    seq = (
-        StreamSequence.objects.filter(stream=thread_stream(thread.pk))
-        .values_list("last_seq", flat=True)
-        .first()
-    ) or 0
+        seq = (
+            StreamSequence.objects.filter(stream=thread_stream(thread.pk))
+            .values_list("last_seq", flat=True)
+            .first()
+        ) or 0
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:20]
     return f"{thread.pk}:{seq}:{RENDER_VERSION}:{path}"
 

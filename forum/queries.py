@@ -139,18 +139,40 @@ def get_thread(
     """The thread if this viewer may see it; Http404 otherwise (same as a missing id).
 
     With follow_merged, a thread merged into another is returned (for the redirect) when the
-    viewer may see its board, whatever its own state. With viewer_state, the same query brings
-    the member's read position and watch level (read_number and watch_level then ask no more)."""
+    viewer may see its board, whatever its own state. With viewer_state (the thread page), the
+    same query brings a member's read position and watch level (read_number and watch_level then
+    ask no more), or for a visitor the thread's live sequence (pagecache.anonymous_key), and not
+    the thread's author, which the page does not show."""
     from django.http import Http404
 
-    threads = Thread.objects.select_related("board", "author").filter(pk=thread_id)
-    if viewer_state and user.is_authenticated:
+    if not viewer_state:
+        threads = Thread.objects.select_related("board", "author").filter(pk=thread_id)
+    elif user.is_authenticated:
         mine = {"user_id": user.pk, "thread_id": OuterRef("pk")}
-        threads = threads.annotate(
-            viewer_read_number=Subquery(
-                ReadState.objects.filter(**mine).values("last_read_number")[:1]
-            ),
-            viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
+        threads = (
+            Thread.objects.select_related("board")
+            .filter(pk=thread_id)
+            .annotate(
+                viewer_read_number=Subquery(
+                    ReadState.objects.filter(**mine).values("last_read_number")[:1]
+                ),
+                viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
+            )
+        )
+    else:  # a visitor: the live sequence, which keys the shared page cache (forum/pagecache.py)
+        from realtime.models import StreamSequence
+        from realtime.streams import thread_stream
+
+        threads = (
+            Thread.objects.select_related("board")
+            .filter(pk=thread_id)
+            .annotate(
+                live_seq=Subquery(
+                    StreamSequence.objects.filter(stream=thread_stream(thread_id)).values(
+                        "last_seq"
+                    )[:1]
+                )
+            )
         )
     thread = threads.first()
     if thread is None:

@@ -29,7 +29,7 @@ CEILING = {
     # the thread's query brings the member's read position and watch level.
     "index": {"anon": 1, "member": 5},
     "board": {"anon": 3, "member": 9},
-    "thread": {"anon": 3, "member": 7},
+    "thread": {"anon": 1, "member": 7},  # a visitor: the thread, then the shared page cache
     "profile": {"anon": 1, "member": 6},
 }
 
