@@ -239,27 +239,23 @@ def reactor_names(post: Post, kind: str) -> list[str]:
     return [display_name or username for username, display_name in rows]
 
 
-def read_number(user: Any, thread: Thread) -> int | None:
+def _viewer_row(user: Any, thread: Thread, annotated: str, model: Any, field: str) -> Any:
+    """One value of the member's own row for this thread (read state, watch), from the thread
+    query when get_thread(viewer_state=True) brought it, else from its table; None if none."""
     if not user.is_authenticated:
         return None
-    if hasattr(thread, "viewer_read_number"):  # get_thread(viewer_state=True)
-        return thread.viewer_read_number
-    return (
-        ReadState.objects.filter(user=user, thread=thread)
-        .values_list("last_read_number", flat=True)
-        .first()
-    )
+    if hasattr(thread, annotated):
+        return getattr(thread, annotated)
+    return model.objects.filter(user=user, thread=thread).values_list(field, flat=True).first()
+
+
+def read_number(user: Any, thread: Thread) -> int | None:
+    return _viewer_row(user, thread, "viewer_read_number", ReadState, "last_read_number")
 
 
 def watch_level(user: Any, thread: Thread) -> str | None:
     """The member's watch level on this thread (None: the default for their role in it)."""
-    if not user.is_authenticated:
-        return None
-    if hasattr(thread, "viewer_watch_level"):  # get_thread(viewer_state=True)
-        return thread.viewer_watch_level
-    return (
-        ThreadWatch.objects.filter(user=user, thread=thread).values_list("level", flat=True).first()
-    )
+    return _viewer_row(user, thread, "viewer_watch_level", ThreadWatch, "level")
 
 
 def get_post(user: Any, post_id: int) -> Post:
