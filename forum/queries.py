@@ -145,35 +145,23 @@ def get_thread(
     the thread's author, which the page does not show."""
     from django.http import Http404
 
+    threads = Thread.objects.filter(pk=thread_id)
     if not viewer_state:
-        threads = Thread.objects.select_related("board", "author").filter(pk=thread_id)
+        threads = threads.select_related("board", "author")
     elif user.is_authenticated:
         mine = {"user_id": user.pk, "thread_id": OuterRef("pk")}
-        threads = (
-            Thread.objects.select_related("board")
-            .filter(pk=thread_id)
-            .annotate(
-                viewer_read_number=Subquery(
-                    ReadState.objects.filter(**mine).values("last_read_number")[:1]
-                ),
-                viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
-            )
+        threads = threads.select_related("board").annotate(
+            viewer_read_number=Subquery(
+                ReadState.objects.filter(**mine).values("last_read_number")[:1]
+            ),
+            viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
         )
     else:  # a visitor: the live sequence, which keys the shared page cache (forum/pagecache.py)
         from realtime.models import StreamSequence
         from realtime.streams import thread_stream
 
-        threads = (
-            Thread.objects.select_related("board")
-            .filter(pk=thread_id)
-            .annotate(
-                live_seq=Subquery(
-                    StreamSequence.objects.filter(stream=thread_stream(thread_id)).values(
-                        "last_seq"
-                    )[:1]
-                )
-            )
-        )
+        seq = StreamSequence.objects.filter(stream=thread_stream(thread_id)).values("last_seq")
+        threads = threads.select_related("board").annotate(live_seq=Subquery(seq[:1]))
     thread = threads.first()
     if thread is None:
         raise Http404("No such thread.")

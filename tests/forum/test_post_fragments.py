@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -265,17 +266,23 @@ def test_the_post_templates_read_only_what_the_key_holds():
     }, names
 
 
+def _warm_page(cast: Any, reply: str) -> tuple[Client, str, str]:
+    """A reply on the cast's thread, then its author's page 1 viewed twice (the cache warm):
+    the author's client, the page's URL and the second view's markup."""
+    thread, viewers = cast
+    make_reply(thread, viewers["replier"], reply)
+    client = client_for(viewers["author"])
+    url = thread.get_absolute_url() + "?page=1"
+    _page(client, url)
+    return client, url, _page(client, url)
+
+
 def test_posts_come_from_the_cache_on_the_next_view(cast, monkeypatch):
     """The second view of a page renders no post: every one comes from the cache (one
     get_many for the page), and is the same markup."""
     from django.template.base import Template
 
-    thread, viewers = cast
-    make_reply(thread, viewers["replier"], "Second post.")
-    client = client_for(viewers["author"])
-    url = thread.get_absolute_url() + "?page=1"
-    _page(client, url)
-    first = _page(client, url)
+    client, url, first = _warm_page(cast, "Second post.")
     rendered: list[str] = []
     real_render = Template.render
 
@@ -291,12 +298,7 @@ def test_posts_come_from_the_cache_on_the_next_view(cast, monkeypatch):
 
 def test_a_failing_cache_renders_the_posts(cast, monkeypatch, caplog):
     """Redis down: the fragment cache misses, the page is rendered and identical."""
-    thread, viewers = cast
-    make_reply(thread, viewers["replier"], "A reply.")
-    client = client_for(viewers["author"])
-    url = thread.get_absolute_url() + "?page=1"
-    _page(client, url)
-    expected = _page(client, url)
+    client, url, expected = _warm_page(cast, "A reply.")
     calls: list[str] = []
 
     def down(*args, **kwargs):
