@@ -1,4 +1,5 @@
-"""Rendered thread pages for anonymous visitors, kept in each server process's memory.
+"""Rendered thread pages and the board index for anonymous visitors, kept in each server
+process's memory.
 
 Anonymous visitors all see the same page of a thread, and rendering 20 posts through the
 template engine is most of a thread page's cost (issue 6 point 2). The page is cached under
@@ -70,14 +71,21 @@ class LRU:
 _pages = LRU(MAX_ENTRIES, TTL)
 
 
+def _shareable(request: HttpRequest, params: frozenset[str]) -> bool:
+    """May this request get (and fill) a page shared by every visitor? Not for a member, not
+    with flash messages pending (a render shows and consumes them), not with query parameters
+    other than `params`."""
+    if request.user.is_authenticated or set(request.GET) - params:
+        return False
+    from django.contrib.messages import get_messages
+
+    return not len(get_messages(request))
+
+
 def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
     """The cache key of this request's thread page, or None when it must be rendered (a member,
     pending flash messages, or query parameters other than page)."""
-    if request.user.is_authenticated or set(request.GET) - {"page"}:
-        return None
-    from django.contrib.messages import get_messages
-
-    if len(get_messages(request)):  # a render shows (and consumes) them
+    if not _shareable(request, frozenset({"page"})):
         return None
     if hasattr(thread, "live_seq"):  # queries.get_thread(viewer_state=True): the same snapshot
         seq = thread.live_seq or 0
@@ -92,6 +100,34 @@ def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
         ) or 0
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:20]
     return f"{thread.pk}:{seq}:{RENDER_VERSION}:{path}"
+
+
+def anonymous_index_key(request: HttpRequest) -> str | None:
+    """The cache key of a visitor's board index, or None when it must be rendered.
+
+    The key is a digest of every column the index shows from the boards a visitor may see
+    (counts, last post and its time, names, order), read in one small query: a reply, a new
+    thread, a hidden post that moves a count or the last post, a renamed, reordered, added or
+    closed board each change the key, so the next visitor sees it. What comes through the last
+    post (its thread's title, its author's name) and the "5 minutes ago" wording show after at
+    most TTL seconds, as on the thread page."""
+    if not _shareable(request, frozenset()):
+        return None
+    from .models import Board, Visibility
+
+    rows = Board.objects.filter(visibility=Visibility.ANYONE).values_list(
+        "pk",
+        "name",
+        "slug",
+        "description",
+        "position",
+        "thread_count",
+        "post_count",
+        "last_post_id",
+        "last_post_at",
+    )
+    digest = hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=16).hexdigest()
+    return f"index:{digest}:{RENDER_VERSION}"
 
 
 def get(key: str) -> tuple[bytes, str] | None:

@@ -50,7 +50,20 @@ def _error_text(exc: ValidationError) -> str:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "forum/index.html", {"boards": queries.board_index(request.user)})
+    cache_key = pagecache.anonymous_index_key(request)
+    if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
+        return _shared_page(hit)
+    response = render(request, "forum/index.html", {"boards": queries.board_index(request.user)})
+    if cache_key is not None and response.status_code == 200:
+        pagecache.put(cache_key, response.content, response["Content-Type"])
+    return response
+
+
+def _shared_page(hit: tuple[bytes, str]) -> HttpResponse:
+    """A page from forum.pagecache, marked as varying with the cookie (a member's differs)."""
+    response = HttpResponse(hit[0], content_type=hit[1])
+    patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 @require_GET
@@ -84,9 +97,7 @@ def thread(request: HttpRequest, thread_id: int, slug: str = "") -> HttpResponse
         return redirect(f"{thread.get_absolute_url()}?page={target}#n{read + 1}")
     cache_key = pagecache.anonymous_key(request, thread)
     if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
-        response = HttpResponse(hit[0], content_type=hit[1])
-        patch_vary_headers(response, ("Cookie",))
-        return response
+        return _shared_page(hit)
     page = queries.thread_page(user, thread, queries.parse_page(request.GET.get("page")))
     if page.items and user.is_authenticated:
         actions.mark_read(user, thread, page.items[-1].number, known=read)

@@ -93,3 +93,58 @@ def test_shared_anonymous_page_holds_no_csrf_token(thread):
     pagecache.clear()
     pagecache.put("k", b'<input name="csrfmiddlewaretoken" value="x">', "text/html")
     assert pagecache.get("k") is None
+
+
+# ---------------------------------------------------------------- the board index
+
+
+def test_second_visitor_view_of_the_board_index_is_served_from_the_cache(thread):
+    first = _get(client_for(), "/")
+    assert thread.board.name in first
+    assert [k for k in pagecache._pages if k.startswith("index:")]
+    with CaptureQueriesContext(connection) as captured:
+        response = client_for().get("/")
+    assert response.content.decode() == first
+    assert "Cookie" in response["Vary"]
+    assert len(captured) == 1  # the boards' digest; nothing rendered
+
+
+def test_board_index_changes_show_on_the_next_visitor_view(thread, member, other_member):
+    visitor = client_for()
+    page = _get(visitor, "/")
+    assert "Welding safety refresher" not in page
+
+    actions.create_thread(member, thread.board, title="Welding safety refresher", body="Body.")
+    page = _get(visitor, "/")
+    assert "Welding safety refresher" in page  # the latest post and the counts moved
+
+    actions.reply_to_thread(other_member, thread, body="A newer reply")
+    assert "A thread about CTE pathways" in _get(visitor, "/")
+
+    type(thread.board).objects.filter(pk=thread.board.pk).update(name="Networking and jobs")
+    assert "Networking and jobs" in _get(visitor, "/")
+
+    type(thread.board).objects.filter(pk=thread.board.pk).update(visibility=Visibility.MEMBERS)
+    assert "Networking and jobs" not in _get(visitor, "/")
+
+
+def test_a_hidden_last_post_leaves_the_visitor_index_at_once(thread, member):
+    actions.create_thread(member, thread.board, title="Quiet thread", body="Body.")
+    latest = actions.reply_to_thread(member, thread, body="Latest words").post
+    page = _get(client_for(), "/")
+    assert "A thread about CTE pathways" in page and "Quiet thread" not in page
+    moderation.hide_post(make_staff("hider"), latest, reason="off topic")
+    page = _get(client_for(), "/")
+    assert "Quiet thread" in page  # the board's last visible post is now the other thread's
+
+
+def test_members_never_get_the_visitor_board_index(thread, member):
+    _get(client_for(), "/")
+    page = _get(client_for(member), "/")
+    assert "What is new since your last visit" in page
+    assert member.username in page or member.name in page
+
+
+def test_board_index_with_query_parameters_is_not_shared(thread):
+    _get(client_for(), "/?utm=x")
+    assert not [k for k in pagecache._pages if k.startswith("index:")]
