@@ -28,7 +28,7 @@ CEILING = {
     # A member's groups, moderated and visible boards are one query (permissions._load_access);
     # the thread's query brings the member's read position and watch level.
     "index": {"anon": 1, "member": 5},
-    "board": {"anon": 3, "member": 9},
+    "board": {"anon": 2, "member": 8},  # the page count is the board's thread_count
     "thread": {"anon": 1, "member": 7},  # a visitor: the thread, then the shared page cache
     "profile": {"anon": 1, "member": 6},
 }

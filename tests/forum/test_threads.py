@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from forum import actions
 from forum.models import BoardReadMark, Post, Reaction, ReadState, Thread
-from tests.conftest import client_for, make_board, make_member, make_reply, make_thread
+from tests.conftest import (
+    client_for,
+    make_board,
+    make_member,
+    make_reply,
+    make_staff,
+    make_thread,
+)
 
 
 def _html(response) -> str:
@@ -412,3 +419,38 @@ def test_reaction_rows_are_removed_with_unreact(member, other_member, thread):
     actions.unreact(other_member, post, "insightful")
     post.refresh_from_db()
     assert post.reaction_counts == {} and not Reaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_board_pages_count_listed_threads_for_members_and_all_for_moderators(
+    member, other_member, board, monkeypatch
+):
+    """A member's page count comes from the board's thread_count (no COUNT over the board); it
+    must agree with what the member is listed, through hiding, deleting and new threads."""
+    from django.conf import settings
+
+    from forum import moderation, queries
+
+    monkeypatch.setitem(settings.FORUM, "THREADS_PER_PAGE", 2)
+    threads = [make_thread(board, member, title=f"Listed thread {i}") for i in range(5)]
+    staff = make_staff("pagemod")
+    moderation.hide_thread(staff, threads[0], reason="spam")
+    moderation.delete_thread(staff, threads[1], reason="")
+
+    def pages(user):
+        board.refresh_from_db()
+        first = queries.board_page(user, board, 1)
+        listed = [
+            t for n in range(1, first.count + 1) for t in queries.board_page(user, board, n).items
+        ]
+        return first.count, listed
+
+    count, listed = pages(other_member)
+    assert (count, len(listed)) == (2, 3)
+    assert threads[0] not in listed and threads[1] not in listed
+    assert pages(staff)[0] == 3  # moderators also page through the hidden and deleted ones
+    make_thread(board, other_member, title="Listed thread 5")
+    assert pages(other_member)[0] == 2 and len(pages(other_member)[1]) == 4
+    make_thread(board, other_member, title="Listed thread 6")
+    assert pages(other_member)[0] == 3 and len(pages(other_member)[1]) == 5
+    assert pages(other_member)[1][-1].title == "Listed thread 2"  # the oldest listed, last
