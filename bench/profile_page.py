@@ -38,6 +38,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true")
     p.add_argument("--sort", default="cumulative")
     p.add_argument("--lines", type=int, default=40)
+    p.add_argument("--callers", default="", help="also print who calls functions matching this")
     args = p.parse_args()
 
     env = bench_env(args.database_url, args.redis_url)
@@ -76,7 +77,10 @@ def main() -> None:
         f"{statistics.median(cpu):.1f} ms, min {min(cpu):.1f} ms"
     )
     if prof:
-        pstats.Stats(prof).sort_stats(args.sort).print_stats(args.lines)
+        stats = pstats.Stats(prof).sort_stats(args.sort)
+        stats.print_stats(args.lines)
+        if args.callers:
+            stats.print_callers(args.callers)
 
 
 if __name__ == "__main__":

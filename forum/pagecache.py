@@ -1,5 +1,5 @@
-"""Rendered thread pages and the board index for anonymous visitors, kept in each server
-process's memory.
+"""Rendered thread pages, board pages and the board index for anonymous visitors, kept in each
+server process's memory.
 
 Anonymous visitors all see the same page of a thread, and rendering 20 posts through the
 template engine is most of a thread page's cost (issue 6 point 2). The page is cached under
@@ -8,6 +8,9 @@ an edit, a reaction, hiding, moving, locking - is an event on the thread's strea
 it), so a change is visible on the next request, in every process, with no invalidation step.
 What is not an event on the thread (a member renaming themselves, a board renamed) shows
 after at most TTL seconds. Permission checks run before the cache is asked, on every request.
+A board page is keyed the same way on its board's event number (a new thread, a reply, a pin,
+lock, rename, hide, move or delete of one of its threads is an event on the board's stream)
+and on the board's own columns that the page shows.
 
 Per process rather than in Redis: no network hop for ~90 KB, and nothing to fail when Redis is
 down. Bounded by entry count (LRU).
@@ -100,6 +103,18 @@ def anonymous_key(request: HttpRequest, thread: Any) -> str | None:
         ) or 0
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:20]
     return f"{thread.pk}:{seq}:{RENDER_VERSION}:{path}"
+
+
+def anonymous_board_key(request: HttpRequest, board: Any) -> str | None:
+    """The cache key of a visitor's board page, or None when it must be rendered. `board` comes
+    from queries.visible_board(..., live_seq=True): its row and its event number were read in
+    one statement, before the page's threads, so the page is never older than its key."""
+    if not _shareable(request, frozenset({"page"})) or not hasattr(board, "live_seq"):
+        return None
+    shown = (board.name, board.slug, board.description, board.start_rule, board.thread_count)
+    digest = hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:20]
+    return f"board:{board.pk}:{board.live_seq or 0}:{digest}:{RENDER_VERSION}:{path}"
 
 
 def anonymous_index_key(request: HttpRequest) -> str | None:

@@ -34,13 +34,6 @@ def _refusal_response(request: HttpRequest, message: str, status: int = 403) -> 
     return render(request, "403.html", {"message": message}, status=status)
 
 
-def _visible_board(user: Any, slug: str) -> Board:
-    board = Board.objects.filter(slug=slug).first()
-    if board is None or not permissions.can_view_board(user, board):
-        raise Http404("No such board.")
-    return board
-
-
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
@@ -68,9 +61,12 @@ def _shared_page(hit: tuple[bytes, str]) -> HttpResponse:
 
 @require_GET
 def board(request: HttpRequest, slug: str) -> HttpResponse:
-    board = _visible_board(request.user, slug)
+    board = queries.visible_board(request.user, slug, live_seq=not request.user.is_authenticated)
+    cache_key = pagecache.anonymous_board_key(request, board)
+    if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
+        return _shared_page(hit)
     page = queries.board_page(request.user, board, queries.parse_page(request.GET.get("page")))
-    return render(
+    response = render(
         request,
         "forum/board.html",
         {
@@ -80,6 +76,9 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
             "can_moderate": permissions.can_moderate_board(request.user, board),
         },
     )
+    if cache_key is not None and response.status_code == 200:
+        pagecache.put(cache_key, response.content, response["Content-Type"])
+    return response
 
 
 @require_GET
@@ -209,7 +208,7 @@ def new_since_last_visit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def new_thread(request: HttpRequest, slug: str) -> HttpResponse:
-    board = _visible_board(request.user, slug)
+    board = queries.visible_board(request.user, slug)
     status = 200
     if request.method == "POST":
         # Permission is checked by the action, so a refusal keeps what the member typed.
@@ -379,7 +378,7 @@ def quote_source(request: HttpRequest, post_id: int) -> JsonResponse:
 @require_POST
 @login_required
 def mark_board_read(request: HttpRequest, slug: str) -> HttpResponse:
-    board = _visible_board(request.user, slug)
+    board = queries.visible_board(request.user, slug)
     actions.mark_board_read(request.user, board)
     messages.success(request, f"Every thread in {board.name} is marked read.")
     return redirect(board.get_absolute_url())
@@ -401,7 +400,7 @@ def watch_thread(request: HttpRequest, thread_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def watch_board(request: HttpRequest, slug: str) -> HttpResponse:
-    board = _visible_board(request.user, slug)
+    board = queries.visible_board(request.user, slug)
     try:
         actions.set_board_watch(request.user, board, request.POST.get("level", ""))
     except ValidationError as exc:

@@ -870,7 +870,7 @@
     return scope === "all" || scope.split(",").indexOf(String(id)) >= 0;
   }
 
-  // The flags before the title, as templates/forum/_thread_row.html draws them.
+  // The flags before the title, as templates/forum/_thread_rows.html draws them.
   function setRowFlags(row, title, d) {
     var cell = title.parentNode;
     Array.prototype.slice.call(cell.children).forEach(function (el) {

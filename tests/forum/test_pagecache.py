@@ -148,3 +148,83 @@ def test_members_never_get_the_visitor_board_index(thread, member):
 def test_board_index_with_query_parameters_is_not_shared(thread):
     _get(client_for(), "/?utm=x")
     assert not [k for k in pagecache._pages if k.startswith("index:")]
+
+
+# ---------------------------------------------------------------- board pages
+
+
+def test_second_visitor_view_of_a_board_page_is_served_from_the_cache(thread):
+    url = thread.board.get_absolute_url()
+    first = _get(client_for(), url)
+    assert "A thread about CTE pathways" in first
+    assert [k for k in pagecache._pages if k.startswith(f"board:{thread.board.pk}:")]
+    with CaptureQueriesContext(connection) as captured:
+        response = client_for().get(url)
+    assert response.content.decode() == first
+    assert "Cookie" in response["Vary"]
+    assert len(captured) == 1  # the board with its permission data and event number
+
+
+def test_board_page_changes_show_on_the_next_visitor_view(thread, member, other_member):
+    url = thread.board.get_absolute_url()
+    visitor = client_for()
+    staff = make_staff("boardmod")
+    assert "Welding safety refresher" not in _get(visitor, url)
+
+    new = actions.create_thread(member, thread.board, title="Welding safety refresher", body="B.")
+    assert "Welding safety refresher" in _get(visitor, url)
+
+    reply = actions.reply_to_thread(other_member, thread, body="A reply").post
+    page = _get(visitor, url)
+    row = page.split(f'data-thread-id="{thread.pk}"')[1].split("</tr>")[0]
+    assert '<span class="reply-count">1</span>' in row and other_member.name in row
+
+    moderation.pin_thread(staff, thread)
+    assert "📌 Pinned" in _get(visitor, url)
+    moderation.lock_thread(staff, new)
+    assert "🔒 Locked" in _get(visitor, url)
+    moderation.rename_thread(staff, new, title="Welding safety, revised")
+    assert "Welding safety, revised" in _get(visitor, url)
+
+    moderation.hide_post(staff, reply, reason="off topic")
+    row = _get(visitor, url).split(f'data-thread-id="{thread.pk}"')[1].split("</tr>")[0]
+    assert '<span class="reply-count">0</span>' in row
+
+    moderation.hide_thread(staff, new, reason="duplicate")
+    assert "Welding safety, revised" not in _get(visitor, url)
+
+    elsewhere = make_board("Advocacy")
+    moderation.move_thread(staff, thread, board=elsewhere)
+    assert "A thread about CTE pathways" not in _get(visitor, url)
+
+    type(thread.board).objects.filter(pk=thread.board.pk).update(description="Jobs and people")
+    assert "Jobs and people" in _get(visitor, url)
+
+
+def test_board_made_private_is_not_served_from_the_cache(thread):
+    url = thread.board.get_absolute_url()
+    _get(client_for(), url)
+    type(thread.board).objects.filter(pk=thread.board.pk).update(visibility=Visibility.MEMBERS)
+    assert client_for().get(url).status_code == 404
+
+
+def test_members_never_get_the_visitor_board_page(thread, member):
+    url = thread.board.get_absolute_url()
+    _get(client_for(), url)
+    page = _get(client_for(member), url)
+    assert "Mark all read" in page
+
+
+def test_board_page_numbers_are_cached_apart_and_other_parameters_not_at_all(thread, member):
+    from django.conf import settings
+
+    per = settings.FORUM["THREADS_PER_PAGE"]
+    for i in range(per):
+        actions.create_thread(member, thread.board, title=f"Filler thread {i}", body="Body.")
+    url = thread.board.get_absolute_url()
+    first, second = _get(client_for(), url), _get(client_for(), url + "?page=2")
+    assert "A thread about CTE pathways" not in first and "A thread about CTE pathways" in second
+    assert _get(client_for(), url + "?page=2") == second
+    assert len([k for k in pagecache._pages if k.startswith("board:")]) == 2
+    _get(client_for(), url + "?utm=x")
+    assert len([k for k in pagecache._pages if k.startswith("board:")]) == 2
