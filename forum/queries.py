@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 
 from . import permissions
+from .compiled import CompiledQuery
 from .markdown import RENDER_VERSION
 from .models import Board, BoardReadMark, Post, Reaction, ReadState, Thread, ThreadWatch
 
@@ -184,6 +185,39 @@ def annotate_unread(user: Any, board: Board | None, threads: list[Thread]) -> No
 # ---------------------------------------------------------------- thread page
 
 
+def _thread_with_author(thread_id: int) -> QuerySet[Thread]:
+    return Thread.objects.filter(pk=thread_id).select_related("board", "author")[:1]
+
+
+def _thread_for_member(thread_id: int, user_id: int) -> QuerySet[Thread]:
+    mine = {"user_id": user_id, "thread_id": OuterRef("pk")}
+    read = ReadState.objects.filter(**mine).values("last_read_number")[:1]
+    watch = ThreadWatch.objects.filter(**mine).values("level")[:1]
+    return (
+        Thread.objects.filter(pk=thread_id)
+        .select_related("board")
+        .annotate(viewer_read_number=Subquery(read), viewer_watch_level=Subquery(watch))[:1]
+    )
+
+
+def _thread_for_visitor(thread_id: int, stream: str) -> QuerySet[Thread]:
+    from realtime.models import StreamSequence
+
+    seq = StreamSequence.objects.filter(stream=stream).values("last_seq")[:1]
+    return (
+        Thread.objects.filter(pk=thread_id)
+        .select_related("board")
+        .annotate(live_seq=Subquery(seq))[:1]
+    )
+
+
+# The thread page's query, compiled once per process (forum/compiled.py): building it was most
+# of a visitor's cached thread page.
+_THREAD_QUERY = CompiledQuery(_thread_with_author, thread_id="int")
+_THREAD_FOR_MEMBER = CompiledQuery(_thread_for_member, thread_id="int", user_id="int")
+_THREAD_FOR_VISITOR = CompiledQuery(_thread_for_visitor, thread_id="int", stream="str")
+
+
 def get_thread(
     user: Any, thread_id: int, *, follow_merged: bool = False, viewer_state: bool = False
 ) -> Thread:
@@ -196,24 +230,15 @@ def get_thread(
     the thread's author, which the page does not show."""
     from django.http import Http404
 
-    threads = Thread.objects.filter(pk=thread_id)
-    if not viewer_state:
-        threads = threads.select_related("board", "author")
-    elif user.is_authenticated:
-        mine = {"user_id": user.pk, "thread_id": OuterRef("pk")}
-        threads = threads.select_related("board").annotate(
-            viewer_read_number=Subquery(
-                ReadState.objects.filter(**mine).values("last_read_number")[:1]
-            ),
-            viewer_watch_level=Subquery(ThreadWatch.objects.filter(**mine).values("level")[:1]),
-        )
-    else:  # a visitor: the live sequence, which keys the shared page cache (forum/pagecache.py)
-        from realtime.models import StreamSequence
-        from realtime.streams import thread_stream
+    from realtime.streams import thread_stream
 
-        seq = StreamSequence.objects.filter(stream=thread_stream(thread_id)).values("last_seq")
-        threads = threads.select_related("board").annotate(live_seq=Subquery(seq[:1]))
-    thread = threads.first()
+    thread_id = int(thread_id)
+    if not viewer_state:
+        thread = _THREAD_QUERY.first(thread_id=thread_id)
+    elif user.is_authenticated:
+        thread = _THREAD_FOR_MEMBER.first(thread_id=thread_id, user_id=user.pk)
+    else:  # a visitor: the live sequence, which keys the shared page cache (forum/pagecache.py)
+        thread = _THREAD_FOR_VISITOR.first(thread_id=thread_id, stream=thread_stream(thread_id))
     if thread is None:
         raise Http404("No such thread.")
     if follow_merged and thread.merged_into_id and permissions.can_view_board(user, thread.board):

@@ -28,7 +28,9 @@ CEILING = {
     # A member's groups, moderated and visible boards are one query (permissions._load_access);
     # the thread's query brings the member's read position and watch level.
     "index": {"anon": 1, "member": 5},
-    "board": {"anon": 2, "member": 8},  # the page count is the board's thread_count
+    # the page count is the board's thread_count; a visitor: the board with its event number,
+    # then the shared page cache (a miss adds the threads: 2)
+    "board": {"anon": 1, "member": 8},
     "thread": {"anon": 1, "member": 7},  # a visitor: the thread, then the shared page cache
     "profile": {"anon": 1, "member": 6},
 }
