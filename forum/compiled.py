@@ -25,7 +25,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import (
+    ModelIterable,
+    ValuesListIterable,
+    get_related_populators,
+)
 
 # Placeholder values: unlikely in real data, and distinct so each parameter maps to one name.
 _INT_BASE = 2_147_480_000
@@ -36,7 +40,7 @@ _INT_RANGE = range(-(2**63), 2**63)
 class _Plan:
     sql: str
     slots: tuple[str, ...]  # the placeholder name of each SQL parameter, in order
-    model: type[Model]
+    model: type[Model] | None  # None: a values_list() queryset, rows come back as tuples
     start: int
     end: int
     init_list: list[str]
@@ -86,24 +90,32 @@ class CompiledQuery:
                 )
             slots.append(names[param])
         select, klass_info = compiler.select, compiler.klass_info
-        fields = klass_info["select_fields"]
-        start, end = fields[0], fields[-1] + 1
         expressions = [s[0] for s in select[: compiler.col_count]]
         converters = compiler.get_converters(expressions)
+        if queryset._iterable_class is ValuesListIterable:  # values_list(): plain rows
+            model, start, end, init_list, related = None, 0, compiler.col_count, [], []
+        elif queryset._iterable_class is not ModelIterable:
+            raise ImproperlyConfigured("CompiledQuery takes model or values_list() querysets")
+        else:
+            fields = klass_info["select_fields"]
+            model, start, end = klass_info["model"], fields[0], fields[-1] + 1
+            init_list = [s[0].target.attname for s in select[start:end]]
+            related = get_related_populators(klass_info, select, db)
         return _Plan(
             sql=sql,
             slots=tuple(slots),
-            model=klass_info["model"],
+            model=model,
             start=start,
             end=end,
-            init_list=[s[0].target.attname for s in select[start:end]],
-            related=get_related_populators(klass_info, select, db),
+            init_list=init_list,
+            related=related,
             annotations=dict(compiler.annotation_col_map or {}),
             converted=tuple((i, expr) for i, (_, expr) in converters.items()),
         )
 
     def fetch(self, **values: Any) -> list[Any]:
-        """The model instances the queryset built from `values` would give."""
+        """The model instances (or, for values_list(), the tuples) that the queryset built from
+        `values` would give."""
         for name in self._ints:
             if int(values[name]) not in _INT_RANGE:
                 return []
@@ -134,6 +146,8 @@ class CompiledQuery:
                     row[i] = value
                 converted_rows.append(row)
             rows = converted_rows
+        if plan.model is None:
+            return [tuple(row[: plan.end]) for row in rows]
         out = []
         for row in rows:
             obj = plan.model.from_db(db, plan.init_list, row[plan.start : plan.end])

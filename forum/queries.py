@@ -251,16 +251,39 @@ def page_of_number(number: int) -> int:
     return max(1, math.ceil(number / FORUM["POSTS_PER_PAGE"]))
 
 
+def _page_posts(thread_id: int, first: int, last: int) -> QuerySet[Post]:
+    return (
+        Post.objects.filter(thread_id=thread_id, number__gte=first, number__lte=last)
+        .select_related("author")
+        .order_by("number")
+    )
+
+
+_REACTION_COLUMNS = ("post_id", "kind", "user_id", "user__username", "user__display_name")
+
+
+def _page_reactions(thread_id: int, first: int, last: int) -> QuerySet:
+    return (
+        Reaction.objects.filter(
+            post__thread_id=thread_id, post__number__gte=first, post__number__lte=last
+        )
+        .order_by("created_at")
+        .values_list(*_REACTION_COLUMNS)
+    )
+
+
+# A page of a thread: posts by number range (keyset on (thread, number): page 500 costs what
+# page 1 costs) and their reactions by the same range, each compiled once per process.
+_PAGE_POSTS = CompiledQuery(_page_posts, thread_id="int", first="int", last="int")
+_PAGE_REACTIONS = CompiledQuery(_page_reactions, thread_id="int", first="int", last="int")
+
+
 def thread_page(user: Any, thread: Thread, page: int) -> Page:
     per = FORUM["POSTS_PER_PAGE"]
     count = page_of_number(max(thread.post_count, 1))
     page = min(page, count)
     first, last = (page - 1) * per + 1, page * per
-    posts = list(
-        Post.objects.filter(thread=thread, number__gte=first, number__lte=last)
-        .select_related("author")
-        .order_by("number")
-    )
+    posts = _PAGE_POSTS.fetch(thread_id=thread.pk, first=first, last=last)
     for post in posts:
         post.thread = thread  # no query per post for post.thread
     stale = [p for p in posts if p.render_version != RENDER_VERSION or not p.html]
@@ -269,25 +292,34 @@ def thread_page(user: Any, thread: Thread, page: int) -> Page:
 
         for post in stale:
             ensure_rendered(post)
-    attach_reactions(user, posts)
+    rows = None
+    if any(p.reaction_counts for p in posts):
+        rows = _PAGE_REACTIONS.fetch(thread_id=thread.pk, first=first, last=last)
+    _attach(user, posts, rows or [])
     return Page(number=page, count=count, items=posts)
 
 
 def attach_reactions(user: Any, posts: list[Post]) -> None:
     """post.reactors = {kind: [names]} and post.my_reactions = {kinds}: one query for the page."""
-    by_post: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    mine: dict[int, set[str]] = defaultdict(set)
     ids = [p.pk for p in posts if p.reaction_counts]
+    rows = []
     if ids:
-        rows = (
+        rows = list(
             Reaction.objects.filter(post_id__in=ids)
             .order_by("created_at")
-            .values_list("post_id", "kind", "user_id", "user__username", "user__display_name")
+            .values_list(*_REACTION_COLUMNS)
         )
-        for post_id, kind, user_id, username, display_name in rows:
-            by_post[post_id][kind].append(display_name or username)
-            if user.is_authenticated and user_id == user.id:
-                mine[post_id].add(kind)
+    _attach(user, posts, rows)
+
+
+def _attach(user: Any, posts: list[Post], rows: list[tuple]) -> None:
+    by_post: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    mine: dict[int, set[str]] = defaultdict(set)
+    me = user.id if user.is_authenticated else None
+    for post_id, kind, user_id, username, display_name in rows:
+        by_post[post_id][kind].append(display_name or username)
+        if user_id == me:
+            mine[post_id].add(kind)
     for post in posts:
         post.reactors = {k: v for k, v in by_post.get(post.pk, {}).items()}
         post.my_reactions = mine.get(post.pk, set())

@@ -128,3 +128,34 @@ def test_a_parameter_that_is_not_a_placeholder_fails_loudly(threads):
     )
     with pytest.raises(ImproperlyConfigured, match="'Plain' is not one of the placeholders"):
         query.first(thread_id=threads["threads"][0].pk)
+
+
+def test_page_queries_give_what_the_orm_gives(threads):
+    plain = threads["threads"][0]
+    extra = make_member("compiled_d")
+    for i in range(4):
+        post = actions.reply_to_thread(extra, plain, body=f"Reply number {i} here.").post
+        actions.react(threads["author"], post, "thanks")
+        actions.react(threads["other"] if i % 2 else threads["author"], post, "insightful")
+    for first, last in ((1, 20), (2, 4), (3, 3), (50, 60)):
+        values = {"thread_id": plain.pk, "first": first, "last": last}
+        compiled = queries._PAGE_POSTS.fetch(**values)
+        orm = list(queries._page_posts(**values))
+        assert [p.pk for p in compiled] == [p.pk for p in orm]
+        for c, o in zip(compiled, orm, strict=True):
+            assert _fields(c) == _fields(o) and _fields(c.author) == _fields(o.author)
+        rows = queries._PAGE_REACTIONS.fetch(**values)
+        assert rows == list(queries._page_reactions(**values))
+        assert all(type(row) is tuple and len(row) == 5 for row in rows)
+    assert len(queries._PAGE_REACTIONS.fetch(thread_id=plain.pk, first=1, last=20)) == 9
+
+
+def test_a_thread_page_reads_reactions_for_its_posts_only(threads):
+    plain = threads["threads"][0]
+    other = actions.create_thread(threads["author"], plain.board, title="Other one", body="Body.")
+    actions.react(threads["other"], other.posts.get(number=1), "thanks")
+    page = queries.thread_page(threads["other"], Thread.objects.get(pk=plain.pk), 1)
+    first = page.items[0]
+    assert first.reactors == {"thanks": [threads["other"].name]}
+    assert first.my_reactions == {"thanks"}
+    assert queries.thread_page(threads["author"], plain, 1).items[0].my_reactions == set()
