@@ -10,10 +10,11 @@ the ORM's own ModelIterable does: same columns, same database converters, select
 objects and annotations. tests/forum/test_compiled.py checks the instances against the ORM's.
 
 Only for querysets whose SQL does not depend on the values (no `__in` lists, no conditional
-clauses): every parameter of the compiled SQL must be one of the placeholders, or building the
-plan fails loudly. Integer placeholders are meant for equality with an id: a value outside the
-64-bit range matches nothing (as the ORM's integer lookups do since Django 5.0), instead of
-reaching the database as an error.
+clauses): the queryset is compiled with two sets of placeholder values, and each parameter of
+the SQL must be either a placeholder (it follows the values) or a constant (the same in both),
+with the same SQL text, or building the plan fails loudly. Integer placeholders are meant for
+equality with an id: a value outside the 64-bit range matches nothing (as the ORM's integer
+lookups do since Django 5.0), instead of reaching the database as an error.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ _INT_RANGE = range(-(2**63), 2**63)
 @dataclass(frozen=True)
 class _Plan:
     sql: str
-    slots: tuple[str, ...]  # the placeholder name of each SQL parameter, in order
+    slots: tuple[tuple[str | None, Any], ...]  # each SQL parameter: (placeholder, None) or
+    # (None, constant), in order
     model: type[Model] | None  # None: a values_list() queryset, rows come back as tuples
     start: int
     end: int
@@ -58,12 +60,16 @@ class CompiledQuery:
 
     def __init__(self, build: Callable[..., QuerySet], **placeholders: str) -> None:
         self._build = build
+        # Two sets of placeholder values: a parameter that differs between the two compilations
+        # is a placeholder; one that is the same in both is a constant of the query.
         self._placeholders: dict[str, Any] = {}
+        self._others: dict[str, Any] = {}
         for i, (name, kind) in enumerate(placeholders.items()):
             if kind == "int":
-                self._placeholders[name] = _INT_BASE + i
+                self._placeholders[name], self._others[name] = _INT_BASE + i, _INT_BASE - 1 - i
             elif kind == "str":
                 self._placeholders[name] = f"\x1fplaceholder-{name}\x1f"
+                self._others[name] = f"\x1fother-{name}\x1f"
             else:
                 raise ValueError(f"placeholder {name}: type must be 'int' or 'str', not {kind!r}")
         self._ints = tuple(n for n, kind in placeholders.items() if kind == "int")
@@ -80,15 +86,24 @@ class CompiledQuery:
         queryset = self._build(**self._placeholders)
         compiler = queryset.query.get_compiler(using=db)
         sql, params = compiler.as_sql()
+        other_sql, other_params = self._build(**self._others).query.get_compiler(using=db).as_sql()
+        if other_sql != sql or len(other_params) != len(params):
+            raise ImproperlyConfigured(
+                f"{queryset.model.__name__} query: its SQL changes with the placeholder values"
+            )
         names = {value: name for name, value in self._placeholders.items()}
-        slots = []
-        for param in params:
-            if param not in names:
+        slots: list[tuple[str | None, Any]] = []  # (placeholder name, None) or (None, constant)
+        for param, other in zip(params, other_params, strict=True):
+            name = names.get(param)
+            if name is not None and other == self._others[name]:
+                slots.append((name, None))
+            elif param == other and param not in names:
+                slots.append((None, param))
+            else:
                 raise ImproperlyConfigured(
-                    f"{queryset.model.__name__} query: SQL parameter {param!r} is not one of "
-                    f"the placeholders {sorted(self._placeholders)}"
+                    f"{queryset.model.__name__} query: SQL parameter {param!r} is neither a "
+                    f"placeholder {sorted(self._placeholders)} nor a constant"
                 )
-            slots.append(names[param])
         select, klass_info = compiler.select, compiler.klass_info
         expressions = [s[0] for s in select[: compiler.col_count]]
         converters = compiler.get_converters(expressions)
@@ -123,7 +138,7 @@ class CompiledQuery:
         db = router.db_for_read(model)
         plan = self._plan(db)
         connection = connections[db]
-        params = [values[name] for name in plan.slots]
+        params = [const if name is None else values[name] for name, const in plan.slots]
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, params)
             rows = cursor.fetchall()

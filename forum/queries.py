@@ -73,25 +73,38 @@ def board_index(user: Any) -> list[Board]:
 # ---------------------------------------------------------------- board page
 
 
+def _board_by_slug(slug: str) -> QuerySet[Board]:
+    return Board.objects.filter(slug=slug)[:1]
+
+
+def _board_for_visitor(slug: str, prefix: str) -> QuerySet[Board]:
+    from django.db.models import CharField
+    from django.db.models.functions import Cast, Concat
+
+    from realtime.models import StreamSequence
+
+    stream = Concat(Value(prefix), Cast(OuterRef("pk"), CharField()))
+    seq = StreamSequence.objects.filter(stream=stream).values("last_seq")[:1]
+    return Board.objects.filter(slug=slug).annotate(live_seq=Subquery(seq))[:1]
+
+
+_BOARD_QUERY = CompiledQuery(_board_by_slug, slug="str")
+_BOARD_FOR_VISITOR = CompiledQuery(_board_for_visitor, slug="str", prefix="str")
+
+
 def visible_board(user: Any, slug: str, *, live_seq: bool = False) -> Board:
     """The board if this viewer may see it; Http404 otherwise (same as a missing slug). With
     live_seq, the same statement brings the board stream's event number (board.live_seq), which
-    keys a visitor's shared board page (forum/pagecache.py)."""
+    keys a visitor's shared board page (forum/pagecache.py). Both compiled once per process."""
     from django.http import Http404
 
-    boards = Board.objects.filter(slug=slug)
+    from realtime.streams import board_stream
+
     if live_seq:
-        from django.db.models import CharField
-        from django.db.models.functions import Cast, Concat
-
-        from realtime.models import StreamSequence
-        from realtime.streams import board_stream
-
         prefix = board_stream(0)[:-1]  # "board:"
-        stream = Concat(Value(prefix), Cast(OuterRef("pk"), CharField()))
-        seq = StreamSequence.objects.filter(stream=stream).values("last_seq")[:1]
-        boards = boards.annotate(live_seq=Subquery(seq))
-    board = boards.first()
+        board = _BOARD_FOR_VISITOR.first(slug=slug, prefix=prefix)
+    else:
+        board = _BOARD_QUERY.first(slug=slug)
     if board is None or not permissions.can_view_board(user, board):
         raise Http404("No such board.")
     return board

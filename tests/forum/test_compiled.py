@@ -122,12 +122,26 @@ def test_ids_no_thread_has_are_404_without_a_database_error(threads):
     assert client_for(make_member("huge_id")).get(f"/t/{2**64}/x/").status_code == 404
 
 
-def test_a_parameter_that_is_not_a_placeholder_fails_loudly(threads):
-    query = CompiledQuery(
+def test_a_query_that_is_not_the_same_for_every_value_fails_loudly(threads):
+    pk = threads["threads"][0].pk
+    constant = CompiledQuery(
         lambda thread_id: Thread.objects.filter(pk=thread_id, title="Plain")[:1], thread_id="int"
     )
-    with pytest.raises(ImproperlyConfigured, match="'Plain' is not one of the placeholders"):
-        query.first(thread_id=threads["threads"][0].pk)
+    assert constant.first(thread_id=pk).title == "Plain"  # a constant parameter is kept
+    derived = CompiledQuery(
+        lambda thread_id: Thread.objects.filter(pk=thread_id, post_count__lt=thread_id + 1)[:1],
+        thread_id="int",
+    )
+    with pytest.raises(ImproperlyConfigured, match="neither a placeholder"):
+        derived.first(thread_id=pk)
+    shape = CompiledQuery(
+        lambda thread_id: Thread.objects.filter(
+            pk__in=range(thread_id, thread_id + thread_id % 3 + 1)
+        )[:1],
+        thread_id="int",
+    )
+    with pytest.raises(ImproperlyConfigured, match="changes with the placeholder values"):
+        shape.first(thread_id=pk)
 
 
 def test_page_queries_give_what_the_orm_gives(threads):
@@ -159,3 +173,20 @@ def test_a_thread_page_reads_reactions_for_its_posts_only(threads):
     assert first.reactors == {"thanks": [threads["other"].name]}
     assert first.my_reactions == {"thanks"}
     assert queries.thread_page(threads["author"], plain, 1).items[0].my_reactions == set()
+
+
+def test_board_queries_give_what_the_orm_gives(threads):
+    from forum.models import Board
+    from realtime.streams import board_stream
+
+    prefix = board_stream(0)[:-1]
+    for board in Board.objects.all():
+        _fields_equal = _fields(queries._BOARD_QUERY.first(slug=board.slug)) == _fields(board)
+        assert _fields_equal
+        compiled = queries._BOARD_FOR_VISITOR.first(slug=board.slug, prefix=prefix)
+        orm = queries._board_for_visitor(board.slug, prefix).get()
+        assert _fields(compiled) == _fields(orm)
+        assert compiled.live_seq == orm.live_seq and compiled.live_seq
+    assert queries._BOARD_QUERY.first(slug="no-such-board") is None
+    with pytest.raises(Http404):
+        queries.visible_board(AnonymousUser(), "no-such-board", live_seq=True)
