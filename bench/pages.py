@@ -100,6 +100,7 @@ def pick_targets(search_q: str) -> tuple[list[tuple[str, str, bool]], Any]:
 
     per = settings.FORUM["POSTS_PER_PAGE"]
     last_page = max(1, -(-big.post_count // per))
+    board_last = max(1, -(-board.thread_count // settings.FORUM["THREADS_PER_PAGE"]))
     member = (
         get_user_model()
         .objects.filter(is_staff=False, is_active=True)
@@ -112,6 +113,11 @@ def pick_targets(search_q: str) -> tuple[list[tuple[str, str, bool]], Any]:
         (
             f"board page ({board.slug}, {board.thread_count} threads)",
             board.get_absolute_url(),
+            False,
+        ),
+        (
+            f"last board page ({board_last})",
+            board.get_absolute_url() + f"?page={board_last}",
             False,
         ),
         (

@@ -103,6 +103,14 @@ class Thread(models.Model):
             models.Index(
                 fields=["board", "-is_pinned", "-last_post_at", "-id"], name="thread_board_order"
             ),
+            # The listed threads of a board (what members and visitors see), in page order:
+            # page N's ids come from this index alone, without reading the rows before them
+            # (queries.board_page). The index above serves moderators, who see every thread.
+            models.Index(
+                fields=["board", "-is_pinned", "-last_post_at", "-id"],
+                name="thread_listed_order",
+                condition=models.Q(merged_into__isnull=True, is_hidden=False, is_deleted=False),
+            ),
         ]
 
     def __str__(self) -> str:

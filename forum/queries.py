@@ -150,11 +150,13 @@ def board_page(user: Any, board: Board, page: int) -> Page:
     total = threads.count() if moderator else board.thread_count
     count = max(1, math.ceil(total / per))
     page = min(page, count)
-    rows = list(
-        thread_rows(threads).order_by("-is_pinned", "-last_post_at", "-id")[
-            (page - 1) * per : page * per
-        ]
-    )
+    # Page N's ids first, from the listed threads' index alone (index-only on PostgreSQL), then
+    # those rows with their people: selecting whole rows with their joins past an OFFSET made
+    # PostgreSQL read and sort the board's every thread (page 139 of 4,170 threads: 13 ms in
+    # the database against 0.3 ms for page 1; now ~1 ms).
+    order = ("-is_pinned", "-last_post_at", "-id")
+    ids = threads.order_by(*order).values("id")[(page - 1) * per : page * per]
+    rows = list(thread_rows(Thread.objects.filter(id__in=ids)).order_by(*order))
     annotate_unread(user, board, rows)
     return Page(number=page, count=count, items=rows)
 

@@ -454,3 +454,43 @@ def test_board_pages_count_listed_threads_for_members_and_all_for_moderators(
     make_thread(board, other_member, title="Listed thread 6")
     assert pages(other_member)[0] == 3 and len(pages(other_member)[1]) == 5
     assert pages(other_member)[1][-1].title == "Listed thread 2"  # the oldest listed, last
+
+
+@pytest.mark.django_db
+def test_board_pages_list_every_thread_once_in_order_for_every_viewer(
+    member, other_member, board, monkeypatch
+):
+    """Page N's ids are read first, then their rows (queries.board_page): every page, for a
+    visitor, a member and a moderator, lists the board's threads pinned first, then by latest
+    post, each exactly once, with their people loaded."""
+    from django.conf import settings
+    from django.contrib.auth.models import AnonymousUser
+
+    from forum import moderation, queries
+
+    monkeypatch.setitem(settings.FORUM, "THREADS_PER_PAGE", 4)
+    threads = [make_thread(board, member, title=f"Ordered thread {i}") for i in range(11)]
+    staff = make_staff("ordermod")
+    actions.reply_to_thread(other_member, threads[3], body="Bumps thread 3 to the top.")
+    moderation.pin_thread(staff, threads[7])
+    moderation.pin_thread(staff, threads[1])
+    moderation.hide_thread(staff, threads[5], reason="spam")
+    moderation.delete_thread(staff, threads[9], reason="")
+    board.refresh_from_db()
+
+    def listed(user):
+        first = queries.board_page(user, board, 1)
+        return [
+            t for n in range(1, first.count + 1) for t in queries.board_page(user, board, n).items
+        ]
+
+    everything = Thread.objects.filter(board=board).order_by("-is_pinned", "-last_post_at", "-id")
+    for user, expect in (
+        (AnonymousUser(), [t for t in everything if not (t.is_hidden or t.is_deleted)]),
+        (other_member, [t for t in everything if not (t.is_hidden or t.is_deleted)]),
+        (staff, list(everything)),
+    ):
+        got = listed(user)
+        assert [t.pk for t in got] == [t.pk for t in expect]
+        assert got[0].pk in (threads[1].pk, threads[7].pk) and got[2].pk == threads[3].pk
+        assert got[2].last_poster.name == other_member.name and got[2].author.name == member.name
