@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
-from django.urls import reverse
 from django.utils.text import slugify
+
+from .urlcache import fast_reverse
 
 User = settings.AUTH_USER_MODEL
 
@@ -65,7 +66,7 @@ class Board(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("forum:board", args=[self.slug])
+        return fast_reverse("forum:board", self.slug)
 
 
 class Thread(models.Model):
@@ -121,7 +122,7 @@ class Thread(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("forum:thread", args=[self.pk, self.slug or "thread"])
+        return fast_reverse("forum:thread", self.pk, self.slug or "thread")
 
 
 class Post(models.Model):
@@ -165,7 +166,7 @@ class Post(models.Model):
         return f"Post {self.pk} (#{self.number} in thread {self.thread_id})"
 
     def get_absolute_url(self) -> str:
-        return reverse("forum:post", args=[self.pk])
+        return fast_reverse("forum:post", self.pk)
 
     @property
     def is_visible(self) -> bool:

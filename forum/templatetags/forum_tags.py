@@ -9,9 +9,7 @@ import time
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.core.cache import cache
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from django.utils.html import escape
@@ -20,26 +18,17 @@ from django.utils.safestring import SafeString, mark_safe
 from .. import permissions
 from ..markdown import RENDER_VERSION
 from ..models import REACTION_EMOJI
+from ..urlcache import fast_reverse
 
 register = template.Library()
 log = logging.getLogger(__name__)
 
-_PK_PLACEHOLDER = 2147480011
-_PK_URLS: dict[tuple[str, str, str], tuple[str, str]] = {}
-
 
 def pk_url(name: str, pk: int) -> str:
-    """reverse(name, args=[pk]) for a URL whose only argument is an integer id, built from a
-    pattern reversed once per (name, script prefix, URLconf): {% url %} costs tens of
-    microseconds and a thread page used ~10 per post (issue 6 point 2)."""
-    key = (name, get_script_prefix(), str(get_urlconf() or settings.ROOT_URLCONF))
-    parts = _PK_URLS.get(key)
-    if parts is None:
-        head, sep, tail = reverse(name, args=[_PK_PLACEHOLDER]).partition(str(_PK_PLACEHOLDER))
-        if not sep:
-            raise ValueError(f"{name} does not take one integer argument")
-        parts = _PK_URLS[key] = (head, tail)
-    return f"{parts[0]}{int(pk)}{parts[1]}"
+    """reverse(name, args=[pk]) for a URL whose only argument is an integer id, from a pattern
+    reversed once (forum/urlcache.py): {% url %} costs tens of microseconds and a thread page
+    used ~10 per post (issue 6 point 2)."""
+    return fast_reverse(name, int(pk))
 
 
 @register.filter
