@@ -106,6 +106,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "forum.context_processors.forum",
             ],
+            # {% url %} from cached patterns (forum/templatetags/fast_url.py)
+            "builtins": ["forum.templatetags.fast_url"],
         },
     },
 ]

@@ -4,13 +4,15 @@
 post (issue 6 point 2). `fast_reverse(name, *args)` reverses each URL name once per (argument
 types, script prefix, URLconf) with placeholder arguments and then only fills the real ones in.
 An argument that reverse() would have to quote (anything but an int or a slug of ASCII letters,
-digits, hyphens and underscores) goes through reverse() itself. tests/forum/test_urlcache.py
-compares it with reverse().
+digits, hyphens and underscores) goes through reverse() itself. The `{% url %}` tag of every
+template uses it too (forum/templatetags/fast_url.py, a builtin in settings.TEMPLATES).
+tests/forum/test_urlcache.py compares both with reverse() and Django's own tag.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -24,23 +26,31 @@ def _placeholder(i: int, arg: int | str) -> str:
     return str(_INT_PLACEHOLDER + i) if isinstance(arg, int) else f"zq{i}placeholderqz"
 
 
-def fast_reverse(name: str, *args: int | str) -> str:
-    """reverse(name, args=args), from a cached pattern when every argument is an int or a slug."""
+def fast_reverse(name: str, *args: Any, current_app: str | None = None) -> str:
+    """reverse(name, args=args, current_app=current_app), from a cached pattern when every
+    argument is an int or a slug."""
     kinds = []
     for arg in args:
-        if isinstance(arg, bool) or not isinstance(arg, int | str):
-            return reverse(name, args=args)
-        if isinstance(arg, str) and not _SLUG.fullmatch(arg):
-            return reverse(name, args=args)
-        if isinstance(arg, int) and arg < 0:  # <int:> takes none: let reverse() refuse it
-            return reverse(name, args=args)
+        if (
+            isinstance(arg, bool)
+            or not isinstance(arg, int | str)
+            or (isinstance(arg, str) and not _SLUG.fullmatch(arg))
+            or (isinstance(arg, int) and arg < 0)  # <int:> takes none: let reverse() refuse it
+        ):
+            return reverse(name, args=args, current_app=current_app)
         kinds.append(int if isinstance(arg, int) else str)
-    key = (name, tuple(kinds), get_script_prefix(), str(get_urlconf() or settings.ROOT_URLCONF))
+    key = (
+        name,
+        tuple(kinds),
+        current_app,
+        get_script_prefix(),
+        str(get_urlconf() or settings.ROOT_URLCONF),
+    )
     parts = _patterns.get(key, ())
     if parts == ():
-        parts = _patterns[key] = _split(name, args)
+        parts = _patterns[key] = _split(name, args, current_app)
     if parts is None:  # a pattern the placeholders do not fit (e.g. a slug with a length limit)
-        return reverse(name, args=args)
+        return reverse(name, args=args, current_app=current_app)
     out = [parts[0]]
     for arg, part in zip(args, parts[1:], strict=True):
         out.append(str(arg))
@@ -48,10 +58,10 @@ def fast_reverse(name: str, *args: int | str) -> str:
     return "".join(out)
 
 
-def _split(name: str, args: tuple) -> tuple[str, ...] | None:
+def _split(name: str, args: tuple, current_app: str | None) -> tuple[str, ...] | None:
     placeholders = [_placeholder(i, arg) for i, arg in enumerate(args)]
     try:
-        url = reverse(name, args=placeholders)
+        url = reverse(name, args=placeholders, current_app=current_app)
     except Exception:  # noqa: BLE001 (NoReverseMatch and converters' own errors: use reverse())
         return None
     parts = []

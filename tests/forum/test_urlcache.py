@@ -56,3 +56,63 @@ def test_model_urls_are_reverse(thread):
     assert thread.board.get_absolute_url() == reverse("forum:board", args=[thread.board.slug])
     post = thread.posts.first()
     assert post.get_absolute_url() == reverse("forum:post", args=[post.pk])
+
+
+# ---------------------------------------------------------------- the {% url %} tag
+
+
+def _render(source: str, **context) -> str:
+    from django.template import Context, Template
+
+    return Template(source).render(Context(context))
+
+
+def test_every_template_url_tag_is_the_fast_one():
+    from django.template import Template
+
+    from forum.templatetags.fast_url import FastURLNode
+
+    assert isinstance(Template("{% url 'forum:index' %}").nodelist[0], FastURLNode)
+
+
+@pytest.mark.parametrize(
+    ("source", "context", "expect"),
+    [
+        ("{% url 'forum:index' %}", {}, reverse("forum:index")),
+        ("{% url 'forum:post' pk %}", {"pk": 42}, reverse("forum:post", args=[42])),
+        (
+            "{% url 'forum:thread' pk slug %}",
+            {"pk": 5, "slug": "a-slug"},
+            reverse("forum:thread", args=[5, "a-slug"]),
+        ),
+        ("{% url 'forum:board' slug %}", {"slug": "jobs"}, reverse("forum:board", args=["jobs"])),
+        # keyword arguments: Django's own node
+        (
+            "{% url 'forum:thread' thread_id=5 slug='s' %}",
+            {},
+            reverse("forum:thread", kwargs={"thread_id": 5, "slug": "s"}),
+        ),
+        # a username reverse() must quote: reverse() itself, escaped for HTML
+        (
+            "{% url 'members:profile' name %}",
+            {"name": "o'neil+cte@x.org"},
+            reverse("members:profile", args=["o'neil+cte@x.org"]).replace("'", "&#x27;"),
+        ),
+        (
+            "{% url 'forum:post' pk as link %}[{{ link }}]",
+            {"pk": 7},
+            f"[{reverse('forum:post', args=[7])}]",
+        ),
+        ("{% url 'forum:board' bad as link %}[{{ link }}]", {"bad": "é é"}, "[]"),
+    ],
+)
+def test_url_tag_renders_what_djangos_renders(source, context, expect):
+    assert _render(source, **context) == expect
+    assert _render(source, **context) == expect  # again, from the cached pattern
+
+
+def test_url_tag_still_refuses_what_cannot_be_reversed():
+    with pytest.raises(NoReverseMatch):
+        _render("{% url 'forum:board' bad %}", bad="é é")
+    with pytest.raises(NoReverseMatch):
+        _render("{% url 'forum:no_such_page' %}")
