@@ -307,10 +307,9 @@ def thread_page(user: Any, thread: Thread, page: int) -> Page:
 
         for post in stale:
             ensure_rendered(post)
-    rows = None
-    if any(p.reaction_counts for p in posts):
-        rows = _PAGE_REACTIONS.fetch(thread_id=thread.pk, first=first, last=last)
-    _attach(user, posts, rows or [])
+    reacted = any(p.reaction_counts for p in posts)  # none: no query
+    rows = _PAGE_REACTIONS.fetch(thread_id=thread.pk, first=first, last=last) if reacted else []
+    _attach(user, posts, rows)
     return Page(number=page, count=count, items=posts)
 
 
