@@ -31,12 +31,6 @@ def pk_url(name: str, pk: int) -> str:
     return fast_reverse(name, int(pk))
 
 
-@register.filter
-def url_for_pk(pk: int, name: str) -> str:
-    """{{ post.pk|url_for_pk:"forum:edit_post" }} == {% url "forum:edit_post" post.pk %}."""
-    return pk_url(name, pk)
-
-
 def _csrf_input(context: Any) -> str:
     """What {% csrf_token %} renders, for markup built in Python."""
     token = context.get("csrf_token")

@@ -243,7 +243,6 @@ def test_the_post_templates_read_only_what_the_key_holds():
     }, person_fields
     filters = set(re.findall(r"\|(\w+)", text))
     assert filters <= {
-        "url_for_pk",
         "can_history",
         "can_edit",
         "can_delete",
