@@ -26,7 +26,7 @@ from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import limits, moderation, permissions, queries
+from . import drafts, limits, moderation, permissions, queries
 from .models import Board, ModerationAction, Post, Report, ReportReason, Thread
 
 User = get_user_model()
@@ -567,7 +567,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
                     reason=data["reason"],
                 )
             messages.success(request, "The post was edited; the reason is in its history.")
-            return redirect(post.get_absolute_url())
+            return drafts.mark_sent(request, redirect(post.get_absolute_url()))
         except ValidationError as exc:
             form.add_error("title" if exc.code == "title" else "body", _errors(exc))
     return render(

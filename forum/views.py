@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from . import actions, pagecache, permissions, queries
+from . import actions, drafts, pagecache, permissions, queries
 from .forms import EditPostForm, ReplyForm, ThreadForm
 from .limits import RateLimited
 from .models import REACTION_EMOJI, Board, ReactionKind, Thread, WatchLevel
@@ -222,7 +222,7 @@ def new_thread(request: HttpRequest, slug: str) -> HttpResponse:
                     body=form.cleaned_data["body"],
                     client_token=form.cleaned_data.get("client_token", ""),
                 )
-                return redirect(thread.get_absolute_url())
+                return drafts.mark_sent(request, redirect(thread.get_absolute_url()))
             except ValidationError as exc:
                 form.add_error(_error_field(exc), exc)
             except (permissions.Refused, RateLimited) as refused:
@@ -280,7 +280,7 @@ def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
             url = result.post.get_absolute_url()
             if _wants_json(request):
                 return JsonResponse({"post_id": result.post.pk, "url": url})
-            return redirect(url)
+            return drafts.mark_sent(request, redirect(url))
         except ValidationError as exc:
             form.add_error("body", exc)
         except (permissions.Refused, RateLimited) as refused:
@@ -312,7 +312,7 @@ def edit_post(request: HttpRequest, post_id: int) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                 )
                 messages.success(request, "Your changes were saved.")
-                return redirect(post.get_absolute_url())
+                return drafts.mark_sent(request, redirect(post.get_absolute_url()))
             except ValidationError as exc:
                 form.add_error("title" if exc.code == "title" else "body", exc)
             except (permissions.Refused, RateLimited) as refused:

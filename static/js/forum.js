@@ -275,5 +275,180 @@
     document.querySelectorAll("textarea.markdownx-editor").forEach(prepareEditor);
   });
 
+  // ------------------------------------------------------------ drafts
+  // What a member types in a composer (a form marked data-draft: reply, new thread, edit) is
+  // kept in this browser's localStorage, per member and form path, until the server accepts the
+  // post: the answer that follows carries a cookie naming the form's path (forum/drafts.py) and
+  // the next page deletes that draft. A refused post re-shows the form with the member's text,
+  // so its draft stays. Signing out deletes every draft in this browser.
+
+  var DRAFT_PREFIX = "carocp-draft:";
+  var DRAFT_SENT_COOKIE = "carocp_draft_sent";
+  var DRAFT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+  var DRAFT_SAVE_MS = 400;
+  var draftOriginals = new WeakMap(), draftTimers = new WeakMap();
+
+  function draftStorage() {
+    try {
+      var store = window.localStorage;
+      store.getItem(DRAFT_PREFIX);
+      return store;
+    } catch (e) { return null; }  // storage off (private mode, policy): no drafts
+  }
+
+  function draftUser() { return document.body.getAttribute("data-user-id") || ""; }
+
+  function draftKey(form, path) {
+    if (!path) {
+      try { path = new URL(form.action, location.href).pathname; } catch (e) { path = location.pathname; }
+    }
+    return DRAFT_PREFIX + draftUser() + ":" + path;
+  }
+
+  function draftFields(form) {
+    var fields = {};
+    var title = form.querySelector("input[name=title]"), body = form.querySelector("textarea[name=body]");
+    if (title) fields.title = title;
+    if (body) fields.body = body;
+    return fields;
+  }
+
+  function draftValues(fields) {
+    return { title: fields.title ? fields.title.value : "", body: fields.body ? fields.body.value : "" };
+  }
+
+  function sameDraft(a, b) { return (a.title || "") === (b.title || "") && (a.body || "") === (b.body || ""); }
+
+  function blankDraft(v) { return !(v.title || "").trim() && !(v.body || "").trim(); }
+
+  function readDraft(key) {
+    var store = draftStorage();
+    if (!store) return null;
+    try {
+      var draft = JSON.parse(store.getItem(key) || "null");
+      return draft && typeof draft.body === "string" ? draft : null;
+    } catch (e) { return null; }
+  }
+
+  function removeDraft(key) {
+    var store = draftStorage();
+    if (store) store.removeItem(key);
+  }
+
+  function saveDraft(form) {
+    var store = draftStorage(), fields = draftFields(form);
+    if (!store || !fields.body || !draftUser()) return;
+    clearTimeout(draftTimers.get(form));
+    var values = draftValues(fields), key = draftKey(form);
+    var original = draftOriginals.get(form) || { title: "", body: "" };
+    if (blankDraft(values) || sameDraft(values, original)) { store.removeItem(key); return; }
+    try {
+      store.setItem(key, JSON.stringify({ title: values.title, body: values.body, savedAt: Date.now() }));
+    } catch (e) { /* storage full: the server still gets the post on submit */ }
+  }
+
+  function takeSentCookie() {
+    var match = document.cookie.match(new RegExp("(?:^|;\\s*)" + DRAFT_SENT_COOKIE + "=([^;]*)"));
+    if (!match) return "";
+    document.cookie = DRAFT_SENT_COOKIE + "=; Max-Age=0; path=/; SameSite=Lax";
+    var value = match[1].replace(/^"(.*)"$/, "$1").replace(/\\(.)/g, "$1");
+    try { return decodeURIComponent(value); } catch (e) { return value; }
+  }
+
+  function pruneDrafts(store) {
+    var now = Date.now(), stale = [];
+    for (var i = 0; i < store.length; i++) {
+      var key = store.key(i);
+      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
+      var draft = readDraft(key);
+      if (!draft || !(now - Number(draft.savedAt) < DRAFT_MAX_AGE_MS)) stale.push(key);
+    }
+    stale.forEach(function (key) { store.removeItem(key); });
+  }
+
+  function setDraftValues(fields, values) {
+    if (fields.title) fields.title.value = values.title || "";
+    fields.body.value = values.body || "";
+    fields.body.dispatchEvent(new Event("input", { bubbles: true }));  // markdownx preview
+  }
+
+  function showDraftNotice(form, fields, savedAt) {
+    var note = document.createElement("p");
+    note.className = "notice draft-notice";
+    note.setAttribute("role", "status");
+    var when = new Date(Number(savedAt));
+    note.textContent = "Restored your unsent draft" +
+      (isNaN(when.getTime()) ? "" : " from " + when.toLocaleString()) + ". ";
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "linklike draft-discard";
+    discard.textContent = "Discard draft";
+    discard.addEventListener("click", function () {
+      setDraftValues(fields, draftOriginals.get(form));
+      removeDraft(draftKey(form));
+      note.remove();
+      fields.body.focus();
+    });
+    note.appendChild(discard);
+    var first = form.querySelector(".field");
+    form.insertBefore(note, first || form.firstChild);
+  }
+
+  function initDrafts() {
+    var store = draftStorage(), user = draftUser();
+    if (!store) return;
+    var sent = takeSentCookie();
+    if (user && sent) removeDraft(DRAFT_PREFIX + user + ":" + sent);
+    pruneDrafts(store);
+    if (!user) return;
+    document.querySelectorAll("form[data-draft]").forEach(function (form) {
+      var fields = draftFields(form);
+      if (!fields.body) return;
+      var original = draftValues(fields);  // as the server rendered it
+      var refused = form.querySelector(".form-errors, .field-error");
+      var draft = readDraft(draftKey(form));
+      // A draft is what differs from the form as the server renders it fresh (empty, or the
+      // post being edited). A refused post comes back holding what was typed instead: then
+      // everything typed counts, until the server accepts a post from this form.
+      draftOriginals.set(form, refused ? { title: "", body: "" } : original);
+      if (refused && !blankDraft(original)) {
+        saveDraft(form);  // the server re-showed what was typed: that is the latest text
+      } else if (draft && !blankDraft(draft) && !sameDraft(draft, original)) {
+        setDraftValues(fields, draft);
+        showDraftNotice(form, fields, draft.savedAt);
+      }
+    });
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (!form || !form.hasAttribute("data-draft") || !draftOriginals.has(form)) return;
+    clearTimeout(draftTimers.get(form));
+    draftTimers.set(form, setTimeout(function () { saveDraft(form); }, DRAFT_SAVE_MS));
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute && form.hasAttribute("data-draft") && draftOriginals.has(form)) {
+      saveDraft(form);  // kept until the server says the post was accepted
+    } else if (form.hasAttribute && form.hasAttribute("data-signout")) {
+      var store = draftStorage();
+      if (!store) return;
+      var keys = [];
+      for (var i = 0; i < store.length; i++) {
+        if ((store.key(i) || "").indexOf(DRAFT_PREFIX) === 0) keys.push(store.key(i));
+      }
+      keys.forEach(function (key) { store.removeItem(key); });
+    }
+  });
+
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("form[data-draft]").forEach(function (form) {
+      if (draftOriginals.has(form)) saveDraft(form);
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", initDrafts);
+
   window.CarocpForum = { insertAtCaret: insertAtCaret, csrfToken: csrfToken, toast: toast };
 })();
