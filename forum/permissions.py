@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import MembershipStatus
 
 from .models import Board, Post, PostingRule, Thread, Visibility
 
@@ -176,10 +180,15 @@ def posting_refusal(user: AnyUser) -> str | None:
         return "This account is deactivated."
     if user.is_suspended:
         until = user.suspended_until
-        when = "indefinitely" if until.year >= 9000 else f"until {until:%B %-d, %Y %H:%M %Z}"
+        when = "indefinitely" if until.year >= 9000 else f"until {local_time(until)}"
         reason = f" Reason: {user.suspension_reason}" if user.suspension_reason else ""
         return f"Your account is suspended {when}.{reason}"
     if not user.is_approved:
+        if user.membership_status == MembershipStatus.DECLINED:
+            return (
+                "Your membership request was declined by staff; you can read but not post. "
+                "Contact the association if you think this is a mistake."
+            )
         return "Your membership is awaiting approval by staff; you can read but not post yet."
     return None
 
@@ -187,8 +196,14 @@ def posting_refusal(user: AnyUser) -> str | None:
 def silence_refusal(user: AnyUser) -> str | None:
     if user.is_authenticated and user.is_silenced:
         reason = f" Reason: {user.silence_reason}" if user.silence_reason else ""
-        return f"You are silenced until {user.silenced_until:%B %-d, %Y %H:%M %Z}.{reason}"
+        return f"You are silenced until {local_time(user.silenced_until)}.{reason}"
     return None
+
+
+def local_time(moment: datetime) -> str:
+    """A moment as the site's members read it: in the site's time zone (settings.TIME_ZONE),
+    e.g. "December 25, 2026 11:59 PM PST", as the moderator who chose it saw it."""
+    return timezone.localtime(moment).strftime("%B %-d, %Y %-I:%M %p %Z")
 
 
 # ---------------------------------------------------------------- boards
@@ -252,13 +267,18 @@ def can_moderate_board(user: AnyUser, board: Board | int) -> bool:
 
 
 def is_moderator_anywhere(user: AnyUser) -> bool:
-    return is_staff(user) or bool(is_active_member(user) and _moderated_board_ids(user))
+    """Staff, or a moderator of some board who is not suspended: a suspension takes every
+    moderator power (the queue, the log, member tools, undo), as it does the board tools."""
+    return is_staff(user) or bool(moderated_board_ids(user))
 
 
 def moderated_board_ids(user: AnyUser) -> frozenset[int] | None:
-    """Board ids this member moderates; None means every board (staff)."""
+    """Board ids this member moderates; None means every board (staff). Empty for a suspended
+    or deactivated moderator, who still reads what they could read before."""
     if is_staff(user):
         return None
+    if not is_active_member(user) or user.is_suspended:
+        return frozenset()
     return _moderated_board_ids(user)
 
 

@@ -1,0 +1,90 @@
+"""Fixes from the exploratory QA pass of 2026-12-06 (member and moderator flows in a browser):
+each test reproduces what the pass found."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from forum import moderation, notifications
+from forum.models import ModerationAction
+from tests.conftest import client_for, make_board, make_member, make_staff, make_thread
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_suspended_moderator_loses_every_moderator_power():
+    staff = make_staff("admin")
+    mod = make_member("mod")
+    maria = make_member("maria")
+    board = make_board("Advocacy", moderators=[mod])
+    thread = make_thread(board, maria, title="AB 2345 hearing", body="Tuesday.")
+    moderation.lock_thread(mod, thread, reason="")
+    entry = ModerationAction.objects.get(action="lock_thread")
+    client = client_for(mod)
+    for url in ("/mod/", "/mod/log/", "/mod/u/maria/"):
+        assert client.get(url).status_code == 200, url
+
+    moderation.suspend_member(
+        staff, mod, until=timezone.now() + timedelta(days=3), reason="Cooling off"
+    )
+    for url in ("/mod/", "/mod/log/", "/mod/u/maria/"):
+        assert client.get(url).status_code == 403, url
+    until = (timezone.localdate() + timedelta(days=5)).isoformat()
+    response = client.post("/mod/u/maria/silence/", {"until": until, "reason": "Spam"})
+    assert response.status_code == 403
+    maria.refresh_from_db()
+    assert not maria.is_silenced
+    assert client.post(f"/mod/log/{entry.pk}/undo/").status_code == 403
+    assert client.post(f"/t/{thread.pk}/mod/unlock/", {"reason": ""}).status_code == 403
+    thread.refresh_from_db()
+    assert thread.is_locked
+    # No moderator's share of the bell or the inbox either, and still a reader of the board.
+    mod.refresh_from_db()
+    assert (
+        notifications.unread_count(mod)
+        == notifications.inbox_queryset(mod).filter(is_read=False).count()
+    )
+    assert client.get(thread.get_absolute_url()).status_code == 200
+
+    moderation.lift_suspension(staff, mod)
+    assert client.get("/mod/").status_code == 200
+
+
+def test_suspension_and_silence_ends_are_shown_in_the_sites_time_zone():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    staff = make_staff("admin")
+    maria = make_member("maria")
+    la = ZoneInfo("America/Los_Angeles")
+    year = timezone.localdate().year + 1
+    moderation.silence_member(
+        staff, maria, until=datetime(year, 12, 25, 23, 59, tzinfo=la), reason="Heated"
+    )
+    board = make_board("Networking")
+    thread = make_thread(board, make_member("james"))
+    page = client_for(maria).get(thread.get_absolute_url()).content.decode()
+    assert f"You are silenced until December 25, {year} 11:59 PM PST." in page
+    moderation.suspend_member(
+        staff, maria, until=datetime(year, 7, 4, 9, 30, tzinfo=la), reason="Cooling off"
+    )
+    page = client_for(maria).get(thread.get_absolute_url()).content.decode()
+    assert f"Your account is suspended until July 4, {year} 9:30 AM PDT." in page
+
+
+def test_a_declined_member_is_not_told_to_wait_for_approval():
+    from accounts.models import MembershipStatus
+
+    board = make_board("Networking")
+    thread = make_thread(board, make_member("james"))
+    declined = make_member("newbie", approved=False)
+    declined.membership_status = MembershipStatus.DECLINED
+    declined.save()
+    page = client_for(declined).get(thread.get_absolute_url()).content.decode()
+    assert "declined" in page and "awaiting approval" not in page
+    pending = make_member("newbie2", approved=False)
+    page = client_for(pending).get(thread.get_absolute_url()).content.decode()
+    assert "awaiting approval" in page
