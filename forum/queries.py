@@ -13,7 +13,16 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 from . import permissions
 from .compiled import CompiledQuery
 from .markdown import RENDER_VERSION
-from .models import Board, BoardReadMark, Post, Reaction, ReadState, Thread, ThreadWatch
+from .models import (
+    Board,
+    BoardReadMark,
+    BoardWatch,
+    Post,
+    Reaction,
+    ReadState,
+    Thread,
+    ThreadWatch,
+)
 
 FORUM = settings.FORUM
 
@@ -104,14 +113,24 @@ def _board_for_visitor(slug: str, prefix: str) -> QuerySet[Board]:
     return Board.objects.filter(slug=slug).annotate(live_seq=Subquery(seq))[:1]
 
 
+def _board_for_member(slug: str, user_id: int) -> QuerySet[Board]:
+    level = BoardWatch.objects.filter(board=OuterRef("pk"), user_id=user_id).values("level")[:1]
+    return Board.objects.filter(slug=slug).annotate(viewer_watch_level=Subquery(level))[:1]
+
+
 _BOARD_QUERY = CompiledQuery(_board_by_slug, slug="str")
 _BOARD_FOR_VISITOR = CompiledQuery(_board_for_visitor, slug="str", prefix="str")
+_BOARD_FOR_MEMBER = CompiledQuery(_board_for_member, slug="str", user_id="int")
 
 
-def visible_board(user: Any, slug: str, *, live_seq: bool = False) -> Board:
+def visible_board(
+    user: Any, slug: str, *, live_seq: bool = False, watch_level: bool = False
+) -> Board:
     """The board if this viewer may see it; Http404 otherwise (same as a missing slug). With
     live_seq, the same statement brings the board stream's event number (board.live_seq), which
-    keys a visitor's shared board page (forum/pagecache.py). Both compiled once per process."""
+    keys a visitor's shared board page (forum/pagecache.py). With watch_level (a member), it
+    brings the member's own notification level for the board (board.viewer_watch_level, None
+    when they never chose one). All compiled once per process."""
     from django.http import Http404
 
     from realtime.streams import board_stream
@@ -119,6 +138,8 @@ def visible_board(user: Any, slug: str, *, live_seq: bool = False) -> Board:
     if live_seq:
         prefix = board_stream(0)[:-1]  # "board:"
         board = _BOARD_FOR_VISITOR.first(slug=slug, prefix=prefix)
+    elif watch_level and user.is_authenticated:
+        board = _BOARD_FOR_MEMBER.first(slug=slug, user_id=user.pk)
     else:
         board = _BOARD_QUERY.first(slug=slug)
     if board is None or not permissions.can_view_board(user, board):

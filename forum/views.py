@@ -59,9 +59,17 @@ def _shared_page(hit: tuple[bytes, str]) -> HttpResponse:
     return response
 
 
+BOARD_WATCH_LEVELS = [
+    (WatchLevel.WATCHING, "Watching (every new thread)"),
+    (WatchLevel.NORMAL, "Normal"),
+    (WatchLevel.MUTED, "Muted"),
+]
+
+
 @require_GET
 def board(request: HttpRequest, slug: str) -> HttpResponse:
-    board = queries.visible_board(request.user, slug, live_seq=not request.user.is_authenticated)
+    member = request.user.is_authenticated
+    board = queries.visible_board(request.user, slug, live_seq=not member, watch_level=member)
     cache_key = pagecache.anonymous_board_key(request, board)
     if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
         return _shared_page(hit)
@@ -74,6 +82,8 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
             "page": page,
             "can_start_thread": permissions.can_start_thread(request.user, board),
             "can_moderate": permissions.can_moderate_board(request.user, board),
+            "watch_level": getattr(board, "viewer_watch_level", None) or WatchLevel.NORMAL,
+            "watch_levels": BOARD_WATCH_LEVELS,
         },
     )
     if cache_key is not None and response.status_code == 200:
@@ -141,7 +151,8 @@ def _thread_context(
         ),
         "can_reply": can_reply,
         "can_moderate": can_moderate,
-        "watch_level": watch or "",
+        # No row: notified as Normal is (replies to their own thread, mentions, quotes).
+        "watch_level": watch or WatchLevel.NORMAL,
         "watch_levels": WatchLevel.choices,
         "reaction_kinds": reaction_kinds,
     }
@@ -150,9 +161,10 @@ def _thread_context(
 @require_GET
 def post_permalink(request: HttpRequest, post_id: int) -> HttpResponse:
     post = queries.get_post(request.user, post_id)
+    # Always with its page, page 1 too: without one, a member with unread posts would be sent
+    # on to their first unread post instead of this one.
     page = queries.page_of_number(post.number)
-    suffix = f"?page={page}" if page > 1 else ""
-    return redirect(f"{post.thread.get_absolute_url()}{suffix}#post-{post.pk}")
+    return redirect(f"{post.thread.get_absolute_url()}?page={page}#post-{post.pk}")
 
 
 @require_GET
@@ -160,7 +172,7 @@ def thread_short(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id, follow_merged=True)
     if thread.merged_into_id:
         return redirect(reverse("forum:thread_short", args=[thread.merged_into_id]))
-    return redirect(thread.get_absolute_url())
+    return redirect(thread.get_absolute_url() + _query(request))
 
 
 @require_GET

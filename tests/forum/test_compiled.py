@@ -187,6 +187,16 @@ def test_board_queries_give_what_the_orm_gives(threads):
         orm = queries._board_for_visitor(board.slug, prefix).get()
         assert _fields(compiled) == _fields(orm)
         assert compiled.live_seq == orm.live_seq and compiled.live_seq
+    member = threads["other"]
+    boards = list(Board.objects.all())
+    actions.set_board_watch(member, boards[0], "watching")
+    actions.set_board_watch(threads["author"], boards[-1], "muted")
+    for board in boards:
+        compiled = queries._BOARD_FOR_MEMBER.first(slug=board.slug, user_id=member.pk)
+        orm = queries._board_for_member(board.slug, member.pk).get()
+        assert _fields(compiled) == _fields(orm)
+        assert compiled.viewer_watch_level == orm.viewer_watch_level
+        assert compiled.viewer_watch_level == ("watching" if board == boards[0] else None)
     assert queries._BOARD_QUERY.first(slug="no-such-board") is None
     with pytest.raises(Http404):
         queries.visible_board(AnonymousUser(), "no-such-board", live_seq=True)

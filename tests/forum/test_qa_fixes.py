@@ -88,3 +88,60 @@ def test_a_declined_member_is_not_told_to_wait_for_approval():
     pending = make_member("newbie2", approved=False)
     page = client_for(pending).get(thread.get_absolute_url()).content.decode()
     assert "awaiting approval" in page
+
+
+def test_a_post_link_lands_on_that_post_for_a_member_with_unread_posts():
+    from forum import actions
+
+    author, reader = make_member("james"), make_member("dana")
+    thread = make_thread(make_board("Networking"), author, body="One.")
+    second = actions.reply_to_thread(author, thread, body="Two.").post
+    actions.mark_read(reader, thread, 1)
+    actions.reply_to_thread(author, thread, body="Three.")
+    client = client_for(reader)
+    location = client.get(f"/p/{second.pk}/")["Location"]
+    assert location.endswith(f"#post-{second.pk}")
+    page = client.get(location.split("#")[0])
+    assert page.status_code == 200, page.get("Location")  # not sent on to the first unread
+    assert f'id="post-{second.pk}"' in page.content.decode()
+
+
+def test_a_short_thread_link_keeps_its_page():
+    author = make_member("james")
+    thread = make_thread(make_board("Networking"), author)
+    response = client_for(make_member("dana")).get(f"/t/{thread.pk}/?page=1")
+    assert response["Location"] == f"{thread.get_absolute_url()}?page=1"
+
+
+def _selected(html: str, select_id: str) -> list[str]:
+    import re
+
+    select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option value="(\w+)" selected>', select)
+
+
+def test_the_notification_dropdowns_show_the_members_level():
+    from forum import actions
+
+    maria, james = make_member("maria"), make_member("james")
+    board = make_board("Advocacy")
+    thread = make_thread(board, james, title="AB 2345 hearing")
+    client = client_for(maria)
+    # Never chosen: shown as Normal, which is how she is notified.
+    assert _selected(client.get(thread.get_absolute_url()).content.decode(), "thread-watch") == [
+        "normal"
+    ]
+    assert _selected(client.get(board.get_absolute_url()).content.decode(), "board-watch") == [
+        "normal"
+    ]
+    for level in ("watching", "muted", "normal"):
+        client.post(f"/b/{board.slug}/watch/", {"level": level})
+        html = client.get(board.get_absolute_url()).content.decode()
+        assert _selected(html, "board-watch") == [level]
+        client.post(f"/t/{thread.pk}/watch/", {"level": level})
+        html = client.get(thread.get_absolute_url() + "?page=1").content.decode()
+        assert _selected(html, "thread-watch") == [level]
+    # Another member's choice is not hers.
+    actions.set_board_watch(james, board, "muted")
+    html = client.get(board.get_absolute_url()).content.decode()
+    assert _selected(html, "board-watch") == ["normal"]

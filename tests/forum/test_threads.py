@@ -83,12 +83,11 @@ def test_post_permalink_resolves_to_the_right_page(member, other_member, board, 
     first = thread.posts.get(number=1)
     client = client_for()
     location = client.get(f"/p/{first.pk}/")["Location"]
-    assert location == f"{thread.get_absolute_url()}#post-{first.pk}"
+    assert location == f"{thread.get_absolute_url()}?page=1#post-{first.pk}"
     for post, page in [(posts[per - 2], 1), (posts[per - 1], 2), (posts[-1], 3)]:
         assert post.number in range((page - 1) * per + 1, page * per + 1)
         location = client.get(f"/p/{post.pk}/")["Location"]
-        suffix = f"?page={page}" if page > 1 else ""
-        assert location == f"{thread.get_absolute_url()}{suffix}#post-{post.pk}"
+        assert location == f"{thread.get_absolute_url()}?page={page}#post-{post.pk}"
         assert f'id="post-{post.pk}"' in _html(client.get(location.split("#")[0]))
 
 
