@@ -411,7 +411,10 @@ def move_thread(user: Any, thread: Thread | int, *, board: Board | int, reason: 
         after=_thread_state(thread),
     )
     live.thread_state_changed(thread, old_board_id=old_board_id)
-    _notify(thread.author, user, f"moved your thread to {target.name}", thread=thread)
+    # Never name a board its author may not see (the notification then links nowhere too).
+    seen = thread.author is not None and permissions.can_view_board(thread.author, target)
+    where = target.name if seen else "a board you cannot see"
+    _notify(thread.author, user, f"moved your thread to {where}", thread=thread)
     return thread
 
 

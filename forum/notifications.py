@@ -609,7 +609,9 @@ def notify_moderation(
     thread: Thread | None = None,
     post: Post | None = None,
 ) -> None:
-    """Tell a member a moderator acted on their content: "A moderator hid your post in …"."""
+    """Tell a member a moderator acted on their content: "A moderator hid your post in …".
+    The notification names no moderator (no actor: the inbox shows the association's mark, the
+    email and the live event no name), as its text says; the log keeps who it was."""
     if target_user is None or (actor is not None and target_user.id == actor.id):
         return
     if post is not None and thread is None:
@@ -618,7 +620,7 @@ def notify_moderation(
     _notify_one(
         target_user,
         K.MODERATION,
-        actor=actor,
+        actor=None,
         text=f"A moderator {kind_text}{where}.",
         thread=thread,
         post=post,

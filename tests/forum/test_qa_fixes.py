@@ -145,3 +145,23 @@ def test_the_notification_dropdowns_show_the_members_level():
     actions.set_board_watch(james, board, "muted")
     html = client.get(board.get_absolute_url()).content.decode()
     assert _selected(html, "board-watch") == ["normal"]
+
+
+def test_moderation_notifications_name_no_moderator_and_no_unseen_board():
+    from forum.models import Notification, Visibility
+
+    mod = make_member("mod", display_name="Priya Raman")
+    james = make_member("james", display_name="James Chen")
+    board = make_board("Networking", moderators=[mod])
+    room = make_board("Board Room", visibility=Visibility.GROUPS, moderators=[mod])
+    thread = make_thread(board, james, title="Regional meetups")
+    moderation.lock_thread(mod, thread, reason="")
+    moderation.move_thread(mod, thread, board=room, reason="")
+    notes = list(Notification.objects.filter(recipient=james, kind="moderation"))
+    assert len(notes) == 2 and all(n.actor_id is None for n in notes)
+    texts = sorted(n.text for n in notes)
+    assert texts[0].startswith("A moderator locked your thread")
+    assert "moved your thread to a board you cannot see" in texts[1]
+    assert "Board Room" not in " ".join(texts)
+    inbox = client_for(james).get("/notifications/").content.decode()
+    assert "Priya" not in inbox and ">PR<" not in inbox and "Board Room" not in inbox
