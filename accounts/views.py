@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from forum import permissions, queries
 
@@ -79,16 +79,14 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
-@require_GET
+@require_safe
 def directory(request: HttpRequest) -> HttpResponse:
     if not permissions.can_view_directory(request.user):
         return redirect_to_login(request.get_full_path())
     q = request.GET.get("q", "").strip()[:80]
     region = request.GET.get("region", "")
     # Approved members and staff; pending sign-ups appear once staff approve them.
-    members = User.objects.filter(is_active=True).filter(
-        Q(membership_status=MembershipStatus.APPROVED) | Q(is_staff=True)
-    )
+    members = User.objects.filter(is_active=True).filter(permissions.listed_members())
     if q:
         members = members.filter(
             Q(username__icontains=q)
@@ -120,7 +118,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     member = User.objects.filter(username=username).first()
     if member is None or not permissions.can_view_profile(request.user, member):
@@ -150,7 +148,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/edit_profile.html", {"form": form})
 
 
-@require_GET
+@require_safe
 @login_required
 def pending_members(request: HttpRequest) -> HttpResponse:
     if not permissions.can_approve_members(request.user):

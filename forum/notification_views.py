@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import actions, notifications, permissions, queries
 from .models import BoardWatch, NotificationKind, ThreadWatch, WatchLevel
@@ -22,7 +22,7 @@ PER_PAGE = 30
 THREAD_WATCHES_SHOWN = 50
 
 
-@require_GET
+@require_safe
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     items = notifications.inbox_queryset(request.user)

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -198,6 +198,12 @@ def silence_refusal(user: AnyUser) -> str | None:
         reason = f" Reason: {user.silence_reason}" if user.silence_reason else ""
         return f"You are silenced until {local_time(user.silenced_until)}.{reason}"
     return None
+
+
+def listed_members() -> Q:
+    """Which members the directory lists and @mention suggests (among active ones): approved
+    members and staff, not sign-ups awaiting approval or declined."""
+    return Q(membership_status=MembershipStatus.APPROVED) | Q(is_staff=True)
 
 
 def local_time(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import search as search_index
 from .queries import parse_page
@@ -26,7 +26,7 @@ class SearchForm(forms.Form):
         strip=True,
         max_length=search_index.QUERY_MAX,
         widget=forms.TextInput(attrs={"type": "search"}),
-        help_text='Words, "exact phrases", or to match either word, -word to exclude.',
+        help_text='Words, "exact phrases", word OR word to match either, -word to exclude.',
         error_messages={
             "max_length": "Search text can be at most %(limit_value)d characters "
             "(it has %(show_value)d)."
@@ -72,7 +72,7 @@ class SearchForm(forms.Form):
         return data
 
 
-@require_GET
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET if request.GET else None)
     boards = search_index.board_choices(request.user)

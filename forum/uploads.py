@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from PIL import Image, UnidentifiedImageError
 
 from . import permissions
@@ -130,7 +130,7 @@ def upload_image(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"image_code": f"![]({settings.MEDIA_URL}{record.file.name})"})
 
 
-@require_GET
+@require_safe
 def serve_media(request: HttpRequest, path: str) -> FileResponse:
     """Uploaded images, served with a fixed type, nosniff and Content-Disposition."""
     root = Path(settings.MEDIA_ROOT).resolve()

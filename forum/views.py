@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import actions, drafts, pagecache, permissions, queries
 from .forms import EditPostForm, ReplyForm, ThreadForm
@@ -41,7 +41,7 @@ def _error_text(exc: ValidationError) -> str:
 # ---------------------------------------------------------------- reading
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     cache_key = pagecache.anonymous_index_key(request)
     if cache_key is not None and (hit := pagecache.get(cache_key)) is not None:
@@ -66,7 +66,7 @@ BOARD_WATCH_LEVELS = [
 ]
 
 
-@require_GET
+@require_safe
 def board(request: HttpRequest, slug: str) -> HttpResponse:
     member = request.user.is_authenticated
     board = queries.visible_board(request.user, slug, live_seq=not member, watch_level=member)
@@ -91,7 +91,7 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def thread(request: HttpRequest, thread_id: int, slug: str = "") -> HttpResponse:
     user = request.user
     thread = queries.get_thread(user, thread_id, follow_merged=True, viewer_state=True)
@@ -158,7 +158,7 @@ def _thread_context(
     }
 
 
-@require_GET
+@require_safe
 def post_permalink(request: HttpRequest, post_id: int) -> HttpResponse:
     post = queries.get_post(request.user, post_id)
     # Always with its page, page 1 too: without one, a member with unread posts would be sent
@@ -167,7 +167,7 @@ def post_permalink(request: HttpRequest, post_id: int) -> HttpResponse:
     return redirect(f"{post.thread.get_absolute_url()}?page={page}#post-{post.pk}")
 
 
-@require_GET
+@require_safe
 def thread_short(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id, follow_merged=True)
     if thread.merged_into_id:
@@ -175,7 +175,7 @@ def thread_short(request: HttpRequest, thread_id: int) -> HttpResponse:
     return redirect(thread.get_absolute_url() + _query(request))
 
 
-@require_GET
+@require_safe
 def post_history(request: HttpRequest, post_id: int) -> HttpResponse:
     post = queries.get_post(request.user, post_id)
     if not permissions.can_view_history(request.user, post):
@@ -205,7 +205,7 @@ def _diffs(post: Any, revisions: list) -> list[dict]:
     return out
 
 
-@require_GET
+@require_safe
 def new_since_last_visit(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
@@ -375,7 +375,7 @@ def react(request: HttpRequest, post_id: int) -> HttpResponse:
     return redirect(post.get_absolute_url())
 
 
-@require_GET
+@require_safe
 @login_required
 def quote_source(request: HttpRequest, post_id: int) -> JsonResponse:
     """The Markdown to insert when quoting a post (attributed, linking back to it)."""
@@ -424,9 +424,10 @@ def watch_board(request: HttpRequest, slug: str) -> HttpResponse:
 # ---------------------------------------------------------------- small endpoints
 
 
-@require_GET
+@require_safe
 def member_autocomplete(request: HttpRequest) -> JsonResponse:
-    """@mention autocomplete: signed-in members only, active members only."""
+    """@mention autocomplete: signed-in members only; suggests members as the directory lists
+    them (active, and approved or staff)."""
     from django.contrib.auth import get_user_model
 
     if not request.user.is_authenticated:
@@ -439,6 +440,7 @@ def member_autocomplete(request: HttpRequest) -> JsonResponse:
     users = (
         get_user_model()
         .objects.filter(is_active=True)
+        .filter(permissions.listed_members())
         .filter(Q(username__istartswith=q) | Q(display_name__icontains=q))
         .order_by("username")
         .values("username", "display_name")[:8]
@@ -453,12 +455,12 @@ def member_autocomplete(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
+@require_safe
 def policy(request: HttpRequest) -> HttpResponse:
     return render(request, "forum/policy.html")
 
 
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database and channel layer (a round trip through it); 200 only when both work."""
     from realtime.health import channel_layer_roundtrip

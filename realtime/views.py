@@ -9,13 +9,13 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from forum import permissions, queries
 from forum.models import REACTION_EMOJI, ReactionKind
 
 
-@require_GET
+@require_safe
 @never_cache
 def post_fragment(request: HttpRequest, post_id: int) -> HttpResponse:
     """The post partial for this viewer; 404 exactly as for a post that does not exist."""

@@ -165,3 +165,35 @@ def test_moderation_notifications_name_no_moderator_and_no_unseen_board():
     assert "Board Room" not in " ".join(texts)
     inbox = client_for(james).get("/notifications/").content.decode()
     assert "Priya" not in inbox and ">PR<" not in inbox and "Board Room" not in inbox
+
+
+def test_read_only_pages_answer_head_like_get():
+    board = make_board("Networking")
+    thread = make_thread(board, make_member("james"))
+    client = client_for()
+    for url in (
+        "/",
+        board.get_absolute_url(),
+        thread.get_absolute_url(),
+        "/search/?q=cte",
+        "/healthz",
+        "/accounts/login/",
+    ):
+        assert client.head(url).status_code == 200, url
+
+
+def test_mention_autocomplete_suggests_only_listed_members():
+    make_member("newteach", approved=False)
+    make_member("newton")
+    results = client_for(make_member("maria")).get("/api/members/?q=new").json()["results"]
+    assert [r["username"] for r in results] == ["newton"]
+
+
+def test_password_help_is_inside_the_element_the_field_points_to():
+    import re
+
+    html = client_for().get("/accounts/signup/").content.decode()
+    described = re.search(r'<input type="password" name="password1"[^>]*>', html).group(0)
+    help_id = re.search(r'aria-describedby="([^"]+)"', described).group(1)
+    block = re.search(rf'<div class="help muted" id="{help_id}">(.*?)</div>', html, re.S)
+    assert block and "<li>" in block.group(1)
