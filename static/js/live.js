@@ -651,7 +651,9 @@
 
   var threadClosed = false;
 
-  function notice(text, linkText, href) {
+  // One notice line in the thread head; `kind` names what it is about, so that a later change
+  // can take it back (a re-lock takes back "This thread was unlocked").
+  function notice(text, linkText, href, kind) {
     var el = $("live-notice");
     if (!el) {
       el = document.createElement("p");
@@ -663,12 +665,19 @@
       head.appendChild(el);
     }
     el.textContent = text + (linkText ? " " : "");
+    el.hidden = false;
+    el.setAttribute("data-kind", kind || "");
     if (linkText) {
       var a = document.createElement("a");
       a.href = href;
       a.textContent = linkText;
       el.appendChild(a);
     }
+  }
+
+  function clearNotice(kind) {
+    var el = $("live-notice");
+    if (el && el.getAttribute("data-kind") === kind) { el.hidden = true; el.textContent = ""; }
   }
 
   function setReplyFormDisabled(disabled) {
@@ -692,8 +701,9 @@
       });
     });
     if (was && !isLocked && !canModerate && !$("reply-form") && mayPost) {
-      notice("This thread was unlocked.", "Reload to reply", location.href);
+      notice("This thread was unlocked.", "Reload to reply", location.href, "unlocked");
     }
+    if (isLocked) clearNotice("unlocked");  // #locked-notice says it now: one notice only
   }
 
   function onThreadChanged(d) {
