@@ -83,6 +83,7 @@
   var lastPingAt = 0;
   var closingCode = null;
   var closingReason = "";
+  var closingMember = null;
   var stopped = false;      // session ended (4001): never reconnect as that member
   var leaving = false;      // page unloading: a close is not "paused"
   var everLive = false;
@@ -113,6 +114,7 @@
     openedAt = Date.now();
     closingCode = null;
     closingReason = "";
+    closingMember = null;
     ws.onopen = function () {
       if (ws !== socket) return;
       lastFrameAt = Date.now();
@@ -156,8 +158,16 @@
     clearTyping();
     if (leaving) return;
     setPresence(null);  // unknown until the next socket is told
-    // 4001: the session no longer belongs to this member. Only "recheck_failed" (the server
-    // could not check, e.g. its database was down) is worth another try.
+    // 4001 "suspended": still signed in, but suspended. Say so, close the reply box, and
+    // come back as a reader (the server gives a suspended member the public streams only).
+    if (code === 4001 && closingReason === "suspended") {
+      applyMember(closingMember || { may_post: false, suspended: true });
+      attempt = 0;
+      scheduleReconnect();
+      return;
+    }
+    // Any other 4001: the session no longer belongs to this member. Only "recheck_failed" (the
+    // server could not check, e.g. its database was down) is worth another try.
     if (code === 4001 && closingReason !== "recheck_failed") {
       sessionEnded();
       return;
@@ -284,9 +294,11 @@
           return;
         }
         everLive = true;
+        if (frame.member) applyMember(frame.member);
         subscribeAll();
         setServerLive(frame.live);
         break;
+      case "member": applyMember(frame.member); break;
       case "subscribed": onSubscribed(frame); break;
       case "unsubscribed": break;
       case "event": onEvent(frame); break;
@@ -296,7 +308,11 @@
       case "status": setServerLive(frame.live); break;
       case "pong": if (frame.live !== undefined) setServerLive(frame.live); break;
       case "error": onError(frame); break;
-      case "closing": closingCode = frame.code; closingReason = frame.reason || ""; break;
+      case "closing":
+        closingCode = frame.code;
+        closingReason = frame.reason || "";
+        closingMember = frame.member || null;
+        break;
       default: break;
     }
   }
@@ -452,7 +468,15 @@
   }
 
   function canReplyHere() {
-    return data.canReply === "1" && (!locked || canModerate) && !threadClosed;
+    return data.canReply === "1" && (!locked || canModerate) && !threadClosed && !blockedBy;
+  }
+
+  function refreshQuoteButtons() {
+    document.querySelectorAll("#posts article.post").forEach(function (article) {
+      article.querySelectorAll(".quote-button").forEach(function (b) {
+        b.hidden = !canReplyHere() || !article.querySelector(".post-body");
+      });
+    });
   }
 
   // The published HTML is what every viewer sees alike: controls are off. Turn on what this
@@ -742,13 +766,9 @@
     locked = isLocked;
     setHidden($("flag-locked"), !isLocked);
     setHidden($("locked-notice"), !isLocked);
-    if (!canModerate) setReplyFormDisabled(isLocked || threadClosed);
-    document.querySelectorAll("#posts article.post").forEach(function (article) {
-      article.querySelectorAll(".quote-button").forEach(function (b) {
-        b.hidden = !canReplyHere() || !article.querySelector(".post-body");
-      });
-    });
-    if (was && !isLocked && !canModerate && !$("reply-form") && mayPost) {
+    if (!canModerate) setReplyFormDisabled(isLocked || threadClosed || Boolean(blockedBy));
+    refreshQuoteButtons();
+    if (was && !isLocked && !canModerate && !$("reply-form") && mayPost && !blockedBy) {
       notice("This thread was unlocked.", "Reload to reply", location.href, "unlocked");
     }
     if (isLocked) clearNotice("unlocked");  // #locked-notice says it now: one notice only
@@ -783,6 +803,106 @@
            "Back to the boards", "/");
     setPresence(null);
     clearTyping();
+  }
+
+  // ------------------------------------------------------------ the member's own account
+
+  // The server tells the member's client about their account in `hello`, in `member` after a
+  // moderator's action, and in the `closing` of a suspension: {may_post, suspended,
+  // suspended_until, silenced, silenced_until}. A suspended or silenced member reads on; the
+  // reply box closes (its text stays, and forum.js keeps it as a draft) until it is lifted.
+  var blockedBy = "";      // "suspended", "silenced" or "": as the server last said
+  var memberKnown = false; // told at least once (before that: the page as rendered)
+
+  function formatUntil(iso) {
+    var when = iso ? new Date(iso) : null;
+    if (!when || isNaN(when.getTime())) return "";
+    return when.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+  }
+
+  function blockText(state) {
+    if (state.suspended) {
+      var until = formatUntil(state.suspended_until);
+      return "Your account is suspended " + (until ? "until " + until : "indefinitely") +
+        ": you can read but not post.";
+    }
+    var end = formatUntil(state.silenced_until);
+    return "You are silenced" + (end ? " until " + end : "") +
+      ": you can read but not reply or start threads.";
+  }
+
+  function memberNotice(text, linkText, href) {
+    var el = $("member-notice");
+    if (!text) { if (el) el.remove(); return; }
+    var box = $("reply");
+    if (!el) {
+      if (!box) return;
+      el = document.createElement("p");
+      el.id = "member-notice";
+      el.className = "notice";
+      el.setAttribute("role", "status");
+      var after = $("locked-notice");
+      if (after && after.parentNode === box) after.after(el); else box.appendChild(el);
+    }
+    el.textContent = text + (linkText ? " " : "");
+    if (linkText) {
+      var a = document.createElement("a");
+      a.href = href;
+      a.textContent = linkText;
+      el.appendChild(a);
+    }
+  }
+
+  function applyMember(state) {
+    if (!state || !me) return;
+    var was = blockedBy;
+    var first = !memberKnown;
+    memberKnown = true;
+    blockedBy = state.suspended ? "suspended" : state.silenced ? "silenced" : "";
+    if (typeof state.may_post === "boolean") mayPost = state.may_post;
+    // Reactions and reports need posting rights: off while suspended, back when lifted.
+    document.querySelectorAll("#posts button.reaction").forEach(function (b) {
+      if (!mayPost && !b.disabled) { b.disabled = true; b.setAttribute("data-live-off", "1"); }
+      if (mayPost && b.hasAttribute("data-live-off")) {
+        b.disabled = false;
+        b.removeAttribute("data-live-off");
+      }
+    });
+    refreshQuoteButtons();
+    if (!threadId) return;
+    var form = $("reply-form");
+    var refusal = $("reply-refusal");
+    if (blockedBy) {
+      if (form) setReplyFormDisabled(true);
+      // A page rendered for a suspended member already says why (#reply-refusal).
+      if (form || !first || !refusal) {
+        memberNotice(blockText(state));
+        setHidden(refusal, true);
+      }
+    } else if (form) {
+      memberNotice("");
+      if (!canModerate) setReplyFormDisabled(locked || threadClosed);
+      else setReplyFormDisabled(threadClosed);
+    } else if (was) {
+      setHidden(refusal, true);
+      var lifted = was === "suspended" ? "Your suspension was lifted." : "Your silence was lifted.";
+      if (mayPost && (!locked || canModerate)) {
+        memberNotice(lifted, "Reload to reply", location.href);
+      } else {
+        memberNotice(lifted);
+      }
+    }
+    if (was === "suspended" && blockedBy !== "suspended") reviveStreams();
+  }
+
+  // While suspended, the member's private streams were refused (not_found): follow them again.
+  function reviveStreams() {
+    Object.keys(streams).forEach(function (name) {
+      var s = streams[name];
+      if (!s.dead || name === threadStream || name.indexOf("board:") === 0) return;
+      s.dead = false;
+      subscribe(name);
+    });
   }
 
   // ------------------------------------------------------------ presence and typing
