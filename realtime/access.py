@@ -110,6 +110,28 @@ def member_is_cut_off(user: Any) -> bool:
     )
 
 
+def member_state(user: Any) -> dict[str, Any] | None:
+    """What a signed-in member's own client needs to know about their account right now: may
+    they post at all (the page's data-may-post), are they suspended or silenced and until when
+    (ISO 8601; null for an indefinite suspension). None for a visitor. No database query."""
+    from forum import permissions
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    suspended = bool(getattr(user, "is_suspended", False))
+    silenced = bool(getattr(user, "is_silenced", False))
+    suspended_until = user.suspended_until if suspended else None
+    if suspended_until is not None and suspended_until.year >= 9000:  # "indefinitely"
+        suspended_until = None
+    return {
+        "may_post": permissions.posting_refusal(user) is None,
+        "suspended": suspended,
+        "suspended_until": suspended_until.isoformat() if suspended_until else None,
+        "silenced": silenced,
+        "silenced_until": user.silenced_until.isoformat() if silenced else None,
+    }
+
+
 def last_seq(stream: str) -> int:
     rows = StreamSequence.objects.filter(stream=stream).values_list("last_seq", flat=True)
     return rows.first() or 0

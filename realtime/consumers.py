@@ -185,6 +185,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 "user_id": self.user_id,
                 "live": self.hub.live,
                 "max_subscriptions": MAX_SUBSCRIPTIONS,
+                "member": access.member_state(self.user) if self.user_id else None,
             }
         )
 
@@ -195,10 +196,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if getattr(self, "user_id", None):
             await self.hub.leave(member_control_group(self.user_id), self)
 
-    async def close_with(self, code: int, reason: str) -> None:
+    async def close_with(self, code: int, reason: str, **extra: Any) -> None:
         if self.closed:
             return
-        await self.send_frame({"type": "closing", "code": code, "reason": reason})
+        await self.send_frame({"type": "closing", "code": code, "reason": reason, **extra})
         self.closed = True
         await self.close(code=code)
 
@@ -523,9 +524,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
             if self.closed:
                 return
             user = await database_sync_to_async(access.current_user)(self.session_key)
+            reason = str(message.get("reason") or "revoked")
             if access.member_is_cut_off(user) or user.pk != self.user_id:
                 self.held = []
-                await self.close_with(CLOSE_SESSION_ENDED, str(message.get("reason") or "revoked"))
+                if user.is_authenticated and user.pk == self.user_id:
+                    # Suspended, still signed in: the client reconnects as a reader (public
+                    # streams only), whichever action made this re-check.
+                    await self.close_with(
+                        CLOSE_SESSION_ENDED, "suspended", member=access.member_state(user)
+                    )
+                else:
+                    await self.close_with(CLOSE_SESSION_ENDED, reason)
                 return
             self.user = user
             for stream, sub in list(self.subs.items()):
@@ -537,6 +546,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                         sub.moderates, sub.boards = await database_sync_to_async(view_rights)(
                             user, stream
                         )
+            # The member's own client: silenced, suspension lifted... (docs/PROTOCOL.md).
+            await self.send_frame(
+                {"type": "member", "reason": reason, "member": access.member_state(user)}
+            )
         except Exception:
             # Rights unknown (database unreachable): fail closed. The client reconnects with
             # backoff and resumes from the event log, so nothing is lost.

@@ -59,7 +59,7 @@
 
   function want(name) {
     streams[name] = { lastId: null, dead: false, subscribed: false, typing: false,
-                      replaying: false, resumed: false };
+                      replaying: false, resumed: false, batch: null };
   }
 
   if (threadId) want("thread:" + threadId);
@@ -83,6 +83,7 @@
   var lastPingAt = 0;
   var closingCode = null;
   var closingReason = "";
+  var closingMember = null;
   var stopped = false;      // session ended (4001): never reconnect as that member
   var leaving = false;      // page unloading: a close is not "paused"
   var everLive = false;
@@ -113,6 +114,7 @@
     openedAt = Date.now();
     closingCode = null;
     closingReason = "";
+    closingMember = null;
     ws.onopen = function () {
       if (ws !== socket) return;
       lastFrameAt = Date.now();
@@ -149,14 +151,23 @@
     clearTimeout(stableTimer);
     clearRetries();
     Object.keys(streams).forEach(function (name) {
+      flushReplay(streams[name]);  // what was received is applied (its ids are counted)
       streams[name].subscribed = false;
       streams[name].typing = false;
     });
     clearTyping();
     if (leaving) return;
     setPresence(null);  // unknown until the next socket is told
-    // 4001: the session no longer belongs to this member. Only "recheck_failed" (the server
-    // could not check, e.g. its database was down) is worth another try.
+    // 4001 "suspended": still signed in, but suspended. Say so, close the reply box, and
+    // come back as a reader (the server gives a suspended member the public streams only).
+    if (code === 4001 && closingReason === "suspended") {
+      applyMember(closingMember || { may_post: false, suspended: true });
+      attempt = 0;
+      scheduleReconnect();
+      return;
+    }
+    // Any other 4001: the session no longer belongs to this member. Only "recheck_failed" (the
+    // server could not check, e.g. its database was down) is worth another try.
     if (code === 4001 && closingReason !== "recheck_failed") {
       sessionEnded();
       return;
@@ -201,6 +212,7 @@
       frame.since_ms = Math.min(MAX_SINCE_MS,
                                 Math.round(performance.now()) + PAGE_RENDER_MARGIN_MS);
       s.resumed = false;
+      s.batch = [];  // the replay is applied at once, when it is complete (flushReplay)
     }
     s.replaying = true;
     send(frame);
@@ -282,9 +294,11 @@
           return;
         }
         everLive = true;
+        if (frame.member) applyMember(frame.member);
         subscribeAll();
         setServerLive(frame.live);
         break;
+      case "member": applyMember(frame.member); break;
       case "subscribed": onSubscribed(frame); break;
       case "unsubscribed": break;
       case "event": onEvent(frame); break;
@@ -294,7 +308,11 @@
       case "status": setServerLive(frame.live); break;
       case "pong": if (frame.live !== undefined) setServerLive(frame.live); break;
       case "error": onError(frame); break;
-      case "closing": closingCode = frame.code; closingReason = frame.reason || ""; break;
+      case "closing":
+        closingCode = frame.code;
+        closingReason = frame.reason || "";
+        closingMember = frame.member || null;
+        break;
       default: break;
     }
   }
@@ -302,6 +320,7 @@
   function onSubscribed(frame) {
     var s = streams[frame.stream];
     if (!s) return;
+    flushReplay(s);
     s.subscribed = true;
     s.replaying = false;
     s.typing = Boolean(frame.typing);
@@ -316,6 +335,50 @@
     if (!s || s.dead) return;
     if (s.lastId !== null && frame.id <= s.lastId) return;  // seen already (resume overlap)
     s.lastId = frame.id;
+    if (s.batch) { s.batch.push(frame); return; }  // the page-load replay: see flushReplay
+    applyEvent(frame, s);
+  }
+
+  // The page-load replay (since_ms) covers a margin before the page was rendered, so it holds
+  // events the page's HTML already shows. Applied one by one they would take the page back in
+  // time for a moment (an old title, a false "moved to another board"). Each of these events
+  // carries the whole state of its object, so only the last one of each object is applied: it
+  // is at least as new as the page, and changes nothing when the page already shows it.
+  function replayKey(frame) {
+    var d = frame.data || {};
+    switch (frame.event) {
+      case "thread.changed": return "thread:" + d.thread_id;
+      case "post.created":
+      case "post.changed": return "post:" + d.post_id;
+      case "post.reactions": return "reactions:" + d.post_id;
+      default: return null;
+    }
+  }
+
+  function flushReplay(s) {
+    var batch = s.batch;
+    s.batch = null;
+    if (!batch || !batch.length) return;
+    var last = {};
+    var created = {};
+    batch.forEach(function (frame, i) {
+      var key = replayKey(frame);
+      if (key) last[key] = i;
+      if (frame.event === "post.created") created[key] = true;
+    });
+    batch.forEach(function (frame, i) {
+      var key = replayKey(frame);
+      if (key && last[key] !== i) return;  // a later event of the replay has newer state
+      if (key && created[key] && frame.event !== "post.created") {
+        // Created and then changed within the window: a creation with the latest state.
+        frame = { type: frame.type, stream: frame.stream, id: frame.id,
+                  event: "post.created", data: frame.data };
+      }
+      applyEvent(frame, s);
+    });
+  }
+
+  function applyEvent(frame, s) {
     var handler = eventHandlers[frame.event];
     if (!handler) return;
     try {
@@ -327,6 +390,7 @@
 
   function onError(frame) {
     var s = frame.stream ? streams[frame.stream] : null;
+    if (s) flushReplay(s);
     switch (frame.code) {
       case "stream_closed":
       case "not_found":
@@ -404,7 +468,15 @@
   }
 
   function canReplyHere() {
-    return data.canReply === "1" && (!locked || canModerate) && !threadClosed;
+    return data.canReply === "1" && (!locked || canModerate) && !threadClosed && !blockedBy;
+  }
+
+  function refreshQuoteButtons() {
+    document.querySelectorAll("#posts article.post").forEach(function (article) {
+      article.querySelectorAll(".quote-button").forEach(function (b) {
+        b.hidden = !canReplyHere() || !article.querySelector(".post-body");
+      });
+    });
   }
 
   // The published HTML is what every viewer sees alike: controls are off. Turn on what this
@@ -651,7 +723,9 @@
 
   var threadClosed = false;
 
-  function notice(text, linkText, href) {
+  // One notice line in the thread head; `kind` names what it is about, so that a later change
+  // can take it back (a re-lock takes back "This thread was unlocked").
+  function notice(text, linkText, href, kind) {
     var el = $("live-notice");
     if (!el) {
       el = document.createElement("p");
@@ -663,12 +737,19 @@
       head.appendChild(el);
     }
     el.textContent = text + (linkText ? " " : "");
+    el.hidden = false;
+    el.setAttribute("data-kind", kind || "");
     if (linkText) {
       var a = document.createElement("a");
       a.href = href;
       a.textContent = linkText;
       el.appendChild(a);
     }
+  }
+
+  function clearNotice(kind) {
+    var el = $("live-notice");
+    if (el && el.getAttribute("data-kind") === kind) { el.hidden = true; el.textContent = ""; }
   }
 
   function setReplyFormDisabled(disabled) {
@@ -685,15 +766,12 @@
     locked = isLocked;
     setHidden($("flag-locked"), !isLocked);
     setHidden($("locked-notice"), !isLocked);
-    if (!canModerate) setReplyFormDisabled(isLocked || threadClosed);
-    document.querySelectorAll("#posts article.post").forEach(function (article) {
-      article.querySelectorAll(".quote-button").forEach(function (b) {
-        b.hidden = !canReplyHere() || !article.querySelector(".post-body");
-      });
-    });
-    if (was && !isLocked && !canModerate && !$("reply-form") && mayPost) {
-      notice("This thread was unlocked.", "Reload to reply", location.href);
+    if (!canModerate) setReplyFormDisabled(isLocked || threadClosed || Boolean(blockedBy));
+    refreshQuoteButtons();
+    if (was && !isLocked && !canModerate && !$("reply-form") && mayPost && !blockedBy) {
+      notice("This thread was unlocked.", "Reload to reply", location.href, "unlocked");
     }
+    if (isLocked) clearNotice("unlocked");  // #locked-notice says it now: one notice only
   }
 
   function onThreadChanged(d) {
@@ -725,6 +803,106 @@
            "Back to the boards", "/");
     setPresence(null);
     clearTyping();
+  }
+
+  // ------------------------------------------------------------ the member's own account
+
+  // The server tells the member's client about their account in `hello`, in `member` after a
+  // moderator's action, and in the `closing` of a suspension: {may_post, suspended,
+  // suspended_until, silenced, silenced_until}. A suspended or silenced member reads on; the
+  // reply box closes (its text stays, and forum.js keeps it as a draft) until it is lifted.
+  var blockedBy = "";      // "suspended", "silenced" or "": as the server last said
+  var memberKnown = false; // told at least once (before that: the page as rendered)
+
+  function formatUntil(iso) {
+    var when = iso ? new Date(iso) : null;
+    if (!when || isNaN(when.getTime())) return "";
+    return when.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+  }
+
+  function blockText(state) {
+    if (state.suspended) {
+      var until = formatUntil(state.suspended_until);
+      return "Your account is suspended " + (until ? "until " + until : "indefinitely") +
+        ": you can read but not post.";
+    }
+    var end = formatUntil(state.silenced_until);
+    return "You are silenced" + (end ? " until " + end : "") +
+      ": you can read but not reply or start threads.";
+  }
+
+  function memberNotice(text, linkText, href) {
+    var el = $("member-notice");
+    if (!text) { if (el) el.remove(); return; }
+    var box = $("reply");
+    if (!el) {
+      if (!box) return;
+      el = document.createElement("p");
+      el.id = "member-notice";
+      el.className = "notice";
+      el.setAttribute("role", "status");
+      var after = $("locked-notice");
+      if (after && after.parentNode === box) after.after(el); else box.appendChild(el);
+    }
+    el.textContent = text + (linkText ? " " : "");
+    if (linkText) {
+      var a = document.createElement("a");
+      a.href = href;
+      a.textContent = linkText;
+      el.appendChild(a);
+    }
+  }
+
+  function applyMember(state) {
+    if (!state || !me) return;
+    var was = blockedBy;
+    var first = !memberKnown;
+    memberKnown = true;
+    blockedBy = state.suspended ? "suspended" : state.silenced ? "silenced" : "";
+    if (typeof state.may_post === "boolean") mayPost = state.may_post;
+    // Reactions and reports need posting rights: off while suspended, back when lifted.
+    document.querySelectorAll("#posts button.reaction").forEach(function (b) {
+      if (!mayPost && !b.disabled) { b.disabled = true; b.setAttribute("data-live-off", "1"); }
+      if (mayPost && b.hasAttribute("data-live-off")) {
+        b.disabled = false;
+        b.removeAttribute("data-live-off");
+      }
+    });
+    refreshQuoteButtons();
+    if (!threadId) return;
+    var form = $("reply-form");
+    var refusal = $("reply-refusal");
+    if (blockedBy) {
+      if (form) setReplyFormDisabled(true);
+      // A page rendered for a suspended member already says why (#reply-refusal).
+      if (form || !first || !refusal) {
+        memberNotice(blockText(state));
+        setHidden(refusal, true);
+      }
+    } else if (form) {
+      memberNotice("");
+      if (!canModerate) setReplyFormDisabled(locked || threadClosed);
+      else setReplyFormDisabled(threadClosed);
+    } else if (was) {
+      setHidden(refusal, true);
+      var lifted = was === "suspended" ? "Your suspension was lifted." : "Your silence was lifted.";
+      if (mayPost && (!locked || canModerate)) {
+        memberNotice(lifted, "Reload to reply", location.href);
+      } else {
+        memberNotice(lifted);
+      }
+    }
+    if (was === "suspended" && blockedBy !== "suspended") reviveStreams();
+  }
+
+  // While suspended, the member's private streams were refused (not_found): follow them again.
+  function reviveStreams() {
+    Object.keys(streams).forEach(function (name) {
+      var s = streams[name];
+      if (!s.dead || name === threadStream || name.indexOf("board:") === 0) return;
+      s.dead = false;
+      subscribe(name);
+    });
   }
 
   // ------------------------------------------------------------ presence and typing

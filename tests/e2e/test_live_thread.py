@@ -426,3 +426,55 @@ def test_reply_posted_between_page_render_and_socket_open_is_caught_up(transacti
             ).to_have_count(1)
             assert post_texts(b)[-1] == "Posted while the page loaded."
             assert not errors, errors
+
+
+# Installed before any page script: every title and live notice the page shows, in order.
+RECORD_HEADER_JS = """
+window.__titles = []; window.__notices = [];
+new MutationObserver(() => {
+  const title = document.getElementById('thread-title');
+  const notice = document.getElementById('live-notice');
+  const t = title ? title.textContent : null;
+  if (t !== null && window.__titles[window.__titles.length - 1] !== t) window.__titles.push(t);
+  if (notice && !notice.hidden && notice.textContent) window.__notices.push(notice.textContent);
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+
+def test_page_loaded_right_after_moderator_actions_does_not_replay_them(transactional_db):
+    """The page-load window (since_ms covers 1.5 s before navigation) holds events the page's
+    HTML already shows: two renames and a move made just before loading must not flash the old
+    titles, nor claim that the thread was moved."""
+    from playwright.sync_api import expect
+
+    _, _, james, _, thread = _world()
+    elsewhere = make_board("Dual enrollment")
+    url = thread.get_absolute_url() + "?page=1"
+    rename_url = reverse("moderation:thread_rename", args=[thread.pk])
+    move_url = reverse("moderation:thread_move", args=[thread.pk])
+    staff = make_staff("chair", display_name="Chair Person")
+    jar = session_cookie(james)
+
+    with start_servers(1, env=SERVER_ENV) as [server]:
+        staff_http = HttpMember(server, staff)  # signs in through the database: before chromium
+        with chromium() as browser:
+            b = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(b)
+            b.add_init_script(RECORD_HEADER_JS)
+            b.goto(server.url + "/")  # the browser is warm: the thread page loads at once
+
+            for title in ("Agendas, first rename", "Agendas, second rename"):
+                code, _ = staff_http.post_form(rename_url, {"title": title, "reason": ""})
+                assert code == 302, code
+            code, _ = staff_http.post_form(move_url, {"board": str(elsewhere.pk), "reason": ""})
+            assert code == 302, code
+            open_live(b, server.url + url, [f"thread:{thread.pk}"])
+            stream = b.evaluate(f"() => window.CarocpLive.streams['thread:{thread.pk}']")
+            assert stream["lastId"] >= 3, stream  # the page-load window held the three events
+
+            expect(b.locator("#thread-title")).to_have_text("Agendas, second rename")
+            b.wait_for_timeout(300)  # anything still being applied would show by now
+            assert b.evaluate("() => window.__titles") == ["Agendas, second rename"]
+            assert b.evaluate("() => window.__notices") == []
+            expect(b.locator("#live-notice")).to_have_count(0)
+            assert not errors, errors

@@ -4,6 +4,7 @@ reply box disabled, without a reload. Runs against a real daphne process (tests/
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import make_board, make_member, make_reply, make_thread
 from tests.e2e.browser import SUBSCRIBED_JS
@@ -81,3 +82,60 @@ def test_lock_thread_reaches_open_member_page_without_reload(transactional_db):
             assert reader.evaluate("() => window.__stillSamePage === true"), "page was reloaded"
         finally:
             browser.close()
+
+
+# The notices in the reply box and the thread head that are visible (and their texts).
+VISIBLE_NOTICES_JS = """() => Array.from(
+  document.querySelectorAll('.reply-box .notice, #live-notice'))
+  .filter((el) => !el.hidden && el.offsetParent !== null).map((el) => el.textContent.trim())"""
+
+
+def test_locked_thread_shows_one_notice_on_load_and_after_live_unlock_and_relock(
+    transactional_db,
+):
+    """Bug: a non-moderator's page of a locked thread said "locked" twice (the lock notice and
+    the reply refusal), and after a live unlock the refusal still said "locked"."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.browser import (
+        SERVER_ENV,
+        assert_not_reloaded,
+        chromium,
+        open_live,
+        signed_in_context,
+        watch_errors,
+    )
+    from tests.servers import HttpMember
+
+    moderator = make_member("locknoticemod")
+    member = make_member("locknoticereader")
+    board = make_board("Notice board", moderators=[moderator])
+    thread = make_thread(board, moderator, title="Locked from the start")
+    thread.is_locked = True
+    thread.save(update_fields=["is_locked"])
+    url = thread.get_absolute_url() + "?page=1"
+    lock_url = reverse("moderation:thread_lock", args=[thread.pk])
+    unlock_url = reverse("moderation:thread_unlock", args=[thread.pk])
+    jar = session_cookie(member)
+
+    with start_servers(1, env=SERVER_ENV) as [server]:
+        mod_http = HttpMember(server, moderator)
+        with chromium() as browser:
+            page = signed_in_context(browser, server, jar).new_page()
+            errors = watch_errors(page)
+            open_live(page, server.url + url, [f"thread:{thread.pk}"])
+            assert page.evaluate(VISIBLE_NOTICES_JS) == ["This thread is locked: no new replies."]
+
+            assert mod_http.post_form(unlock_url, {"reason": ""})[0] == 302
+            expect(page.locator("#flag-locked")).to_be_hidden(timeout=10_000)
+            page.wait_for_function(
+                "() => (document.getElementById('live-notice') || {}).hidden === false"
+            )
+            notices = page.evaluate(VISIBLE_NOTICES_JS)
+            assert len(notices) == 1 and "was unlocked" in notices[0], notices
+
+            assert mod_http.post_form(lock_url, {"reason": ""})[0] == 302
+            expect(page.locator("#flag-locked")).to_be_visible(timeout=10_000)
+            assert page.evaluate(VISIBLE_NOTICES_JS) == ["This thread is locked: no new replies."]
+            assert_not_reloaded(page)
+            assert not errors, errors

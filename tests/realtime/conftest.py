@@ -126,6 +126,7 @@ async def connect(
     socket = Socket(communicator)
     hello = await socket.next()
     assert hello["type"] == "hello"
+    socket.hello = hello
     return True, socket
 
 

@@ -379,10 +379,68 @@ def test_member_revoke_after_suspension_closes_socket():
         await db(suspend)()
         closing = await sock.expect("closing", timeout=5)
         assert closing["code"] == 4001
+        # Still signed in: the client is told it is a suspension (and until when), so that it
+        # reconnects as a reader instead of saying the session ended.
+        assert closing["reason"] == "suspended"
+        assert closing["member"]["suspended"] is True
+        assert closing["member"]["may_post"] is False
+        assert closing["member"]["suspended_until"] == member.suspended_until.isoformat()
         # Reconnecting, the suspended member no longer gets the (private) inbox.
         again = await open_socket(member)
+        assert again.hello["user_id"] == member.pk
+        assert again.hello["member"]["suspended"] is True
         assert (await again.subscribe(f"inbox:{member.pk}"))["code"] == "not_found"
         await again.close()
+
+    run(main)
+
+
+def test_member_revoke_of_a_suspended_member_says_suspended_whatever_the_action():
+    member = make_member()
+    member.suspended_until = timezone.now() + timezone.timedelta(days=3)
+    member.save()
+
+    async def main():
+        sock = await open_socket(member)  # a suspended member reads (public streams)
+        await db(disconnect_member)(member.pk, reason="silenced")
+        closing = await sock.expect("closing", timeout=5)
+        assert (closing["code"], closing["reason"]) == (4001, "suspended")
+
+    run(main)
+
+
+def test_member_revoke_that_keeps_the_socket_tells_the_client_its_state():
+    """Silenced, then lifted; suspension lifted: the socket stays open and gets `member`."""
+    member, staff = make_member(), make_staff()
+
+    async def main():
+        sock = await open_socket(member)
+        assert sock.hello["member"] == {
+            "may_post": True,
+            "suspended": False,
+            "suspended_until": None,
+            "silenced": False,
+            "silenced_until": None,
+        }
+        until = timezone.now() + timezone.timedelta(days=2)
+        await db(moderation.silence_member)(staff, member, until=until, reason="Heat")
+        frame = await sock.expect("member", timeout=5)
+        assert frame["reason"] == "silenced"
+        assert frame["member"]["silenced"] is True and frame["member"]["may_post"] is True
+        assert frame["member"]["silenced_until"] == until.isoformat()
+        await db(moderation.lift_silence)(staff, member)
+        frame = await sock.expect("member", timeout=5)
+        assert frame["reason"] == "unsilenced" and frame["member"]["silenced"] is False
+        await sock.close()
+
+        member.suspended_until = timezone.now() + timezone.timedelta(days=3)
+        await db(member.save)()
+        reader = await open_socket(member)
+        await db(moderation.lift_suspension)(staff, member)
+        frame = await reader.expect("member", timeout=5)
+        assert frame["reason"] == "unsuspended"
+        assert frame["member"]["suspended"] is False and frame["member"]["may_post"] is True
+        await reader.close()
 
     run(main)
 
