@@ -35,6 +35,8 @@ FORUM = settings.FORUM
 # "Suspended indefinitely" is stored as a date no one will reach.
 INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
 REASON_MAX = 500
+# Suspensions and silences with an end date end within this many years (else: indefinitely).
+UNTIL_MAX_YEARS = 100
 
 
 def log_action(
@@ -913,8 +915,14 @@ def _future(until: datetime | None, what: str) -> datetime:
         raise ValidationError(f"Choose until when the member is {what}.", code="until")
     if timezone.is_naive(until):
         until = timezone.make_aware(until)
-    if until <= timezone.now():
+    now = timezone.now()
+    if until <= now:
         raise ValidationError("Choose a date in the future.", code="until")
+    if until > now + timedelta(days=366 * UNTIL_MAX_YEARS):
+        # Also keeps dates the database cannot hold in UTC (9999-12-31 in Los Angeles) out.
+        raise ValidationError(
+            f"Choose a date within the next {UNTIL_MAX_YEARS} years.", code="until"
+        )
     return until
 
 

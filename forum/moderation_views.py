@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django import forms
@@ -131,9 +131,53 @@ class ResolveForm(forms.Form):
     body = forms.CharField(required=False, widget=forms.Textarea)
 
 
+def _years_ahead(years: int) -> date:
+    today = timezone.localdate()
+    try:
+        return today.replace(year=today.year + years)
+    except ValueError:  # February 29th
+        return today.replace(year=today.year + years, day=28)
+
+
+class DayField(forms.DateField):
+    """A day whose start and end, in the site's time zone, can be stored and compared in UTC
+    (9999-12-31 cannot: its end of day in Los Angeles is past the last datetime in UTC)."""
+
+    default_error_messages = {"out_of_range": "That date is out of range."}
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        try:
+            _start_of_day(value).astimezone(UTC)
+            _end_of_day(value).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+class UntilField(DayField):
+    """The last day of a suspension or a silence: at most UNTIL_MAX_YEARS ahead."""
+
+    default_error_messages = {
+        "too_far": f"Choose a date within the next {moderation.UNTIL_MAX_YEARS} years."
+    }
+
+    def validate(self, value: Any) -> None:
+        if value not in self.empty_values and value > _years_ahead(moderation.UNTIL_MAX_YEARS):
+            raise ValidationError(self.error_messages["too_far"], code="too_far")
+        super().validate(value)
+
+
 class SuspendForm(RequiredReasonForm):
-    until = forms.DateField(
-        required=False, label="Suspended until", widget=forms.DateInput(attrs={"type": "date"})
+    until = UntilField(
+        required=False,
+        label="Suspended until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={
+            "too_far": f"Choose a date within the next {moderation.UNTIL_MAX_YEARS} years, "
+            "or tick “Indefinitely”."
+        },
     )
     indefinitely = forms.BooleanField(required=False, label="Indefinitely")
 
@@ -145,7 +189,7 @@ class SuspendForm(RequiredReasonForm):
 
 
 class SilenceForm(RequiredReasonForm):
-    until = forms.DateField(
+    until = UntilField(
         label="Silenced until",
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"required": "Choose until when."},
@@ -159,12 +203,10 @@ class LogFilterForm(forms.Form):
         queryset=Board.objects.none(), required=False, empty_label="Any board"
     )
     action = forms.ChoiceField(required=False)
-    date_from = forms.DateField(
+    date_from = DayField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_to = DayField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, user: Any, entries: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,7 +225,11 @@ class LogFilterForm(forms.Form):
 # ---------------------------------------------------------------- helpers
 
 
-def _end_of_day(day: Any) -> datetime:
+def _start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _end_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
@@ -850,9 +896,7 @@ def log(request: HttpRequest) -> HttpResponse:
         if data["action"]:
             entries = entries.filter(action=data["action"])
         if data["date_from"]:
-            entries = entries.filter(
-                created_at__gte=timezone.make_aware(datetime.combine(data["date_from"], time.min))
-            )
+            entries = entries.filter(created_at__gte=_start_of_day(data["date_from"]))
         if data["date_to"]:
             entries = entries.filter(created_at__lte=_end_of_day(data["date_to"]))
     page = Paginator(entries.order_by("-created_at", "-id"), PER_PAGE).get_page(
