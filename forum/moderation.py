@@ -838,9 +838,11 @@ def resolve_report(
     resolution: str,
     reason: str = "",
     body: str | None = None,
+    title: str | None = None,
 ) -> int:
     """Close every open report of a post: hide it, edit it, delete it or dismiss the reports.
-    Reporters are told. Returns how many reports were closed."""
+    Editing post #1 may also change the thread's title. Reporters are told. Returns how many
+    reports were closed."""
     post = _locked_post(post)
     permissions.check_moderate_post(user, post)
     if resolution not in RESOLUTIONS:
@@ -861,7 +863,7 @@ def resolve_report(
         # Also takes over an automatic hide: the moderator's reason and name replace it.
         hide_post(user, post, reason=reason)
     elif resolution == "edit":
-        moderator_edit_post(user, post, body=body or "", reason=reason)
+        moderator_edit_post(user, post, body=body or "", reason=reason, title=title)
         if _auto_hidden(post):
             restore_post(user, post, reason="Edited after reports")
     elif resolution == "delete":

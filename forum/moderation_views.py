@@ -599,18 +599,20 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        title = (data["title"] or None) if is_first else None
         try:
             if resolving:
                 moderation.resolve_report(
-                    request.user, post, resolution="edit", body=data["body"], reason=data["reason"]
+                    request.user,
+                    post,
+                    resolution="edit",
+                    body=data["body"],
+                    title=title,
+                    reason=data["reason"],
                 )
             else:
                 moderation.moderator_edit_post(
-                    request.user,
-                    post,
-                    body=data["body"],
-                    title=(data["title"] or None) if is_first else None,
-                    reason=data["reason"],
+                    request.user, post, body=data["body"], title=title, reason=data["reason"]
                 )
             messages.success(request, "The post was edited; the reason is in its history.")
             return drafts.mark_sent(request, redirect(post.get_absolute_url()))

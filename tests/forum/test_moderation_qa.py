@@ -68,3 +68,26 @@ def test_log_date_filter_out_of_range_shows_an_error_not_a_500():
     assert response.status_code in (200, 400)  # 400 since fix 8 (an invalid filter)
     html = _html(response)
     assert "That date is out of range." in html and 'value="9999-12-31"' in html
+
+
+# ---------------------------------------------------------------- 2. title edited from the queue
+
+
+def test_edit_from_report_queue_saves_and_logs_the_title_of_post_one():
+    w = make_world()
+    first = w.thread.posts.get(number=1)
+    moderation.report_post(w.member, first, reason="spam")
+    url = reverse("moderation:post_edit", args=[first.pk]) + "?resolve=1"
+    client = client_for(w.mod_a)
+    assert 'name="title"' in _html(client.get(url))
+    response = client.post(
+        url, {"title": "Welding pathway grants", "body": "Cleaned up.", "reason": "Spam link"}
+    )
+    assert response.status_code == 302
+    thread = refreshed(w.thread)
+    assert thread.title == "Welding pathway grants"
+    assert refreshed(first).body == "Cleaned up."
+    assert first.revisions.get().title == "Welding pathway funding"  # the old title, kept
+    assert ModerationAction.objects.filter(action="edit_post", post=first).exists()
+    assert ModerationAction.objects.get(action="resolve_reports").after["resolution"] == "edit"
+    assert not first.reports.filter(resolved_at__isnull=True).exists()
