@@ -501,6 +501,13 @@ def split_thread(
             "The first post stays with its thread: choose replies only.", code="posts"
         )
     first = posts[0]
+    if first.is_hidden or first.is_deleted:
+        state = "deleted" if first.is_deleted else "hidden"
+        raise ValidationError(
+            f"Reply #{first.number} is {state}, so it cannot start the new thread: restore it "
+            "first, or choose a visible reply as the first one to move.",
+            code="posts",
+        )
     before = _thread_state(thread) | {"post_count": thread.post_count, "post_ids": ids}
     new = Thread.objects.create(
         board=target,

@@ -91,3 +91,36 @@ def test_edit_from_report_queue_saves_and_logs_the_title_of_post_one():
     assert ModerationAction.objects.filter(action="edit_post", post=first).exists()
     assert ModerationAction.objects.get(action="resolve_reports").after["resolution"] == "edit"
     assert not first.reports.filter(resolved_at__isnull=True).exists()
+
+
+# ---------------------------------------------------------------- 3. split from a hidden reply
+
+
+@pytest.mark.parametrize("state", ["hidden", "deleted"])
+def test_split_refuses_a_hidden_or_deleted_first_post(state):
+    w = make_world()
+    chosen = w.replies[1]  # post #3
+    if state == "hidden":
+        moderation.hide_post(w.mod_a, chosen, reason="Spam")
+    else:
+        moderation.delete_post(w.mod_a, chosen)
+    url = reverse("moderation:thread_split", args=[w.thread.pk])
+    client = client_for(w.mod_a)
+    response = client.post(
+        url, {"title": "New thread from replies", "posts": [chosen.pk, w.replies[2].pk]}
+    )
+    assert response.status_code == 400
+    html = _html(response)
+    assert f"Reply #3 is {state}, so it cannot start the new thread" in html
+    assert 'value="New thread from replies"' in html
+    assert refreshed(chosen).thread_id == w.thread.pk
+    assert not ModerationAction.objects.filter(action="split_thread").exists()
+    # The split page marks it, so the moderator sees why.
+    page = _html(client.get(url))
+    assert f'data-split-state="{state}"' in page
+    # Starting from a visible reply, the hidden one may still move along.
+    response = client.post(
+        url, {"title": "New thread from replies", "posts": [chosen.pk, w.replies[0].pk]}
+    )
+    assert response.status_code == 302
+    assert refreshed(chosen).thread_id != w.thread.pk
