@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from forum import moderation
-from forum.models import ModerationAction
-from tests.conftest import client_for
+from forum import actions, moderation
+from forum.models import ModerationAction, Notification
+from tests.conftest import client_for, make_member
 from tests.forum.test_moderation_actions import make_world, refreshed
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +124,93 @@ def test_split_refuses_a_hidden_or_deleted_first_post(state):
     )
     assert response.status_code == 302
     assert refreshed(chosen).thread_id != w.thread.pk
+
+
+# ---------------------------------------------------------------- 4. actions that change nothing
+
+
+def _counts() -> tuple[int, int]:
+    return ModerationAction.objects.count(), Notification.objects.count()
+
+
+def test_deleting_a_post_twice_is_refused_and_logs_once():
+    w = make_world()
+    url = reverse("moderation:post_delete", args=[w.replies[1].pk])
+    client = client_for(w.mod_a)
+    assert client.post(url, {"reason": "Spam"}).status_code == 302
+    counts = _counts()
+    again = client.post(url, {"reason": "Spam", "next": w.thread.get_absolute_url()})
+    assert again.status_code == 400
+    assert "This post is already deleted." in _html(again)
+    assert _counts() == counts
+    assert ModerationAction.objects.filter(action="delete_post").count() == 1
+
+
+def test_deleting_a_thread_twice_is_refused_and_logs_once():
+    w = make_world()
+    url = reverse("moderation:thread_delete", args=[w.thread.pk])
+    client = client_for(w.mod_a)
+    assert client.post(url).status_code == 302
+    counts = _counts()
+    again = client.post(url)
+    assert again.status_code == 400
+    assert "This thread is already deleted." in _html(again)
+    assert _counts() == counts
+
+
+def test_moderator_cannot_delete_again_a_post_its_author_removed():
+    w = make_world()
+    actions.delete_own_post(w.author, w.replies[1])
+    with pytest.raises(ValidationError, match="already deleted"):
+        moderation.delete_post(w.mod_a, w.replies[1])
+    assert refreshed(w.replies[1]).deleted_by_id == w.author.pk
+    assert not ModerationAction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("member_lift_suspension", "James is not suspended."),
+        ("member_lift_silence", "James is not silenced."),
+    ],
+)
+def test_lifting_what_is_not_in_effect_is_refused_without_log_or_notification(name, message):
+    w = make_world()
+    james = make_member("james", display_name="James")
+    # An expired suspension and silence are not in effect either.
+    past = timezone.now() - timedelta(days=1)
+    type(james).objects.filter(pk=james.pk).update(suspended_until=past, silenced_until=past)
+    counts = _counts()
+    response = client_for(w.mod_a).post(reverse(f"moderation:{name}", args=["james"]), {})
+    assert response.status_code == 400
+    assert message in _html(response)
+    assert _counts() == counts and not ModerationAction.objects.exists()
+
+
+def test_pin_when_pinned_and_unpin_when_not_pinned_are_refused_alike():
+    w = make_world()
+    moderation.pin_thread(w.mod_a, w.thread)
+    with pytest.raises(ValidationError, match="already pinned"):
+        moderation.pin_thread(w.mod_a, w.thread)
+    with pytest.raises(ValidationError, match="not pinned"):
+        moderation.unpin_thread(w.mod_a, w.other_thread)
+    assert ModerationAction.objects.count() == 1
+
+
+def test_undo_of_something_reverted_since_marks_it_undone_without_a_new_entry():
+    w = make_world()
+    moderation.delete_post(w.mod_a, w.replies[1])
+    entry = ModerationAction.objects.get(action="delete_post")
+    moderation.restore_deleted_post(w.staff, w.replies[1])
+    counts = _counts()
+    moderation.undo_action(w.mod_a, entry)
+    assert refreshed(entry).undone_at is not None
+    assert _counts() == counts and not refreshed(w.replies[1]).is_deleted
+
+
+def test_resolving_reports_on_a_deleted_post_with_delete_still_closes_them():
+    w = make_world()
+    moderation.report_post(w.member, w.replies[1], reason="spam")
+    moderation.delete_post(w.mod_a, w.replies[1])
+    assert moderation.resolve_report(w.mod_a, w.replies[1], resolution="delete") == 1
+    assert ModerationAction.objects.filter(action="delete_post").count() == 1
