@@ -214,3 +214,33 @@ def test_resolving_reports_on_a_deleted_post_with_delete_still_closes_them():
     moderation.delete_post(w.mod_a, w.replies[1])
     assert moderation.resolve_report(w.mod_a, w.replies[1], resolution="delete") == 1
     assert ModerationAction.objects.filter(action="delete_post").count() == 1
+
+
+# ---------------------------------------------------------------- 5. the log in Django admin
+
+
+def test_moderation_log_is_read_only_in_admin():
+    w = make_world()
+    moderation.lock_thread(w.mod_a, w.thread, reason="Heated")
+    entry = ModerationAction.objects.get()
+    superuser = make_member("root", is_staff=True, is_superuser=True)
+    for user in (superuser, w.staff):
+        client = client_for(user)
+        changelist = reverse("admin:forum_moderationaction_changelist")
+        change = reverse("admin:forum_moderationaction_change", args=[entry.pk])
+        assert client.get(changelist).status_code == 200
+        page = client.get(change)
+        assert page.status_code == 200 and "Heated" in _html(page)
+        assert 'name="reason"' not in _html(page)  # shown, not editable
+        assert client.get(reverse("admin:forum_moderationaction_add")).status_code == 403
+        response = client.post(change, {"action": "pin_thread", "reason": "Rewritten"})
+        assert response.status_code == 403
+        delete = reverse("admin:forum_moderationaction_delete", args=[entry.pk])
+        assert client.post(delete, {"post": "yes"}).status_code == 403
+        response = client.post(
+            changelist, {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
+        )
+        assert response.status_code in (200, 302)
+        entry.refresh_from_db()
+        assert (entry.action, entry.reason) == ("lock_thread", "Heated")
+    assert client_for(w.mod_a).get(changelist).status_code == 302  # not staff: sign in
