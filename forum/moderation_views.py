@@ -170,6 +170,9 @@ class UntilField(DayField):
 
 
 class SuspendForm(RequiredReasonForm):
+    # The member page shows this form next to the silence form: ids of their own.
+    AUTO_ID = "suspend-%s"
+
     until = UntilField(
         required=False,
         label="Suspended until",
@@ -189,6 +192,8 @@ class SuspendForm(RequiredReasonForm):
 
 
 class SilenceForm(RequiredReasonForm):
+    AUTO_ID = "silence-%s"
+
     until = UntilField(
         label="Silenced until",
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -797,8 +802,8 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
             "history": history,
             "can_moderate_member": permissions.can_moderate_member(request.user, member),
             "can_approve": permissions.can_approve_members(request.user),
-            "suspend_form": SuspendForm(),
-            "silence_form": SilenceForm(),
+            "suspend_form": SuspendForm(auto_id=SuspendForm.AUTO_ID),
+            "silence_form": SilenceForm(auto_id=SilenceForm.AUTO_ID),
             "today": today,
         },
     )
@@ -832,7 +837,12 @@ def member_suspend(request: HttpRequest, username: str) -> HttpResponse:
         moderation.suspend_member(request.user, member, until=until, reason=data["reason"])
 
     return _member_action(
-        request, username, SuspendForm(request.POST), run, "{name} is suspended.", "Suspend"
+        request,
+        username,
+        SuspendForm(request.POST, auto_id=SuspendForm.AUTO_ID),
+        run,
+        "{name} is suspended.",
+        "Suspend",
     )
 
 
@@ -845,7 +855,12 @@ def member_silence(request: HttpRequest, username: str) -> HttpResponse:
         )
 
     return _member_action(
-        request, username, SilenceForm(request.POST), run, "{name} is silenced.", "Silence"
+        request,
+        username,
+        SilenceForm(request.POST, auto_id=SilenceForm.AUTO_ID),
+        run,
+        "{name} is silenced.",
+        "Silence",
     )
 
 

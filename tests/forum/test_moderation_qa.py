@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -244,3 +245,29 @@ def test_moderation_log_is_read_only_in_admin():
         entry.refresh_from_db()
         assert (entry.action, entry.reason) == ("lock_thread", "Heated")
     assert client_for(w.mod_a).get(changelist).status_code == 302  # not staff: sign in
+
+
+# ---------------------------------------------------------------- 6. two forms, one page
+
+
+def _forms(html: str) -> dict[str, str]:
+    """action URL -> the form's HTML."""
+    return dict(re.findall(r'<form method="post" action="([^"]+)"(.*?)</form>', html, re.S))
+
+
+def test_member_page_forms_have_their_own_ids_and_labels():
+    w = make_world()
+    html = _html(client_for(w.mod_a).get(reverse("moderation:member", args=[w.member.username])))
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    forms = _forms(html)
+    for name, fields in (
+        ("member_suspend", ["until", "indefinitely", "reason"]),
+        ("member_silence", ["until", "reason"]),
+    ):
+        form = forms[reverse(f"moderation:{name}", args=[w.member.username])]
+        # Every label points at a field of its own form, and the fields keep their order.
+        for target in re.findall(r'<label for="([^"]+)"', form):
+            assert f'id="{target}"' in form, (name, target)
+        names = re.findall(r'<(?:input|textarea|select)[^>]*\bname="(\w+)"', form)
+        assert [n for n in names if n != "csrfmiddlewaretoken"] == fields
