@@ -1150,8 +1150,17 @@ UNDO: dict[str, Callable[[Any, ModerationAction], Any]] = {
 }
 
 
+def _undo_target_exists(entry: ModerationAction) -> bool:
+    """What the inverse acts on is still there (a purged thread takes its posts with it)."""
+    if entry.action.endswith("_post"):
+        return entry.post_id is not None
+    if entry.action.endswith("_thread"):
+        return entry.thread_id is not None
+    return entry.target_user_id is not None  # member actions
+
+
 def can_undo(entry: ModerationAction) -> bool:
-    return entry.action in UNDO and entry.undone_at is None
+    return entry.action in UNDO and entry.undone_at is None and _undo_target_exists(entry)
 
 
 @transaction.atomic

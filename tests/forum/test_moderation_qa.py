@@ -271,3 +271,21 @@ def test_member_page_forms_have_their_own_ids_and_labels():
             assert f'id="{target}"' in form, (name, target)
         names = re.findall(r'<(?:input|textarea|select)[^>]*\bname="(\w+)"', form)
         assert [n for n in names if n != "csrfmiddlewaretoken"] == fields
+
+
+# ---------------------------------------------------------------- 7. no undo once purged
+
+
+def test_log_offers_no_undo_for_entries_of_a_purged_thread():
+    w = make_world()
+    moderation.lock_thread(w.mod_a, w.thread)
+    moderation.hide_post(w.mod_a, w.replies[1], reason="Spam")
+    moderation.lock_thread(w.mod_a, w.other_thread)
+    gone = list(ModerationAction.objects.order_by("pk").values_list("pk", flat=True)[:2])
+    kept = ModerationAction.objects.get(thread=w.other_thread).pk
+    moderation.purge_thread(w.staff, w.thread, confirm_title=w.thread.title)
+    html = _html(client_for(w.staff).get(reverse("moderation:log")))
+    assert f'data-undo="{kept}"' in html
+    for pk in gone:
+        assert f'data-undo="{pk}"' not in html
+        assert not moderation.can_undo(ModerationAction.objects.get(pk=pk))
