@@ -902,7 +902,12 @@ def log(request: HttpRequest) -> HttpResponse:
         # Board moderators see their boards' entries and member-wide ones (no board).
         entries = entries.filter(Q(board_id__in=moderated) | Q(board__isnull=True))
     form = LogFilterForm(request.GET or None, user=user, entries=entries)
-    if form.is_valid():
+    status = 200
+    if form.is_bound and not form.is_valid():
+        # Showing everything would look like the filters applied: show the errors, no entries.
+        entries = entries.none()
+        status = 400
+    elif form.is_valid():
         data = form.cleaned_data
         if data["moderator"]:
             entries = entries.filter(actor__username__iexact=data["moderator"].strip())
@@ -924,7 +929,10 @@ def log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "moderation/log.html", {"page": page, "form": form, "query": query.urlencode()}
+        request,
+        "moderation/log.html",
+        {"page": page, "form": form, "query": query.urlencode()},
+        status=status,
     )
 
 

@@ -66,7 +66,7 @@ def test_log_date_filter_out_of_range_shows_an_error_not_a_500():
     w = make_world()
     moderation.lock_thread(w.mod_a, w.thread)
     response = client_for(w.mod_a).get(reverse("moderation:log"), {"date_to": "9999-12-31"})
-    assert response.status_code in (200, 400)  # 400 since fix 8 (an invalid filter)
+    assert response.status_code == 400  # an invalid filter
     html = _html(response)
     assert "That date is out of range." in html and 'value="9999-12-31"' in html
 
@@ -289,3 +289,21 @@ def test_log_offers_no_undo_for_entries_of_a_purged_thread():
     for pk in gone:
         assert f'data-undo="{pk}"' not in html
         assert not moderation.can_undo(ModerationAction.objects.get(pk=pk))
+
+
+# ---------------------------------------------------------------- 8. invalid log filters
+
+
+def test_log_with_an_invalid_filter_shows_the_error_and_no_entries():
+    w = make_world()
+    moderation.lock_thread(w.mod_a, w.thread)
+    moderation.pin_thread(w.mod_a, w.thread)
+    response = client_for(w.mod_a).get(
+        reverse("moderation:log"), {"action": "pin_thread", "date_from": "2026-13-01"}
+    )
+    assert response.status_code == 400
+    html = _html(response)
+    assert "Enter a valid date." in html and 'value="2026-13-01"' in html
+    assert 'value="pin_thread" selected' in html
+    assert "No entries shown: correct the filters above." in html
+    assert not re.search(r'id="log-\d', html) and "<td>lock thread</td>" not in html
