@@ -172,6 +172,8 @@ class UntilField(DayField):
 class SuspendForm(RequiredReasonForm):
     # The member page shows this form next to the silence form: ids of their own.
     AUTO_ID = "suspend-%s"
+    # The date first, then the reason: as on the member page, also when shown again.
+    field_order = ["until", "indefinitely", "reason"]
 
     until = UntilField(
         required=False,
@@ -193,6 +195,7 @@ class SuspendForm(RequiredReasonForm):
 
 class SilenceForm(RequiredReasonForm):
     AUTO_ID = "silence-%s"
+    field_order = ["until", "reason"]
 
     until = UntilField(
         label="Silenced until",
@@ -238,13 +241,18 @@ def _end_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
+def _next(request: HttpRequest) -> str:
+    """The `next` address the form came with, if it is on this site; else ""."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
-    return redirect(default)
+        return target
+    return ""
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    return redirect(_next(request) or default)
 
 
 def _errors(exc: ValidationError) -> str:
@@ -328,6 +336,8 @@ def _action_form_page(
             "cancel": cancel,
             "button": button,
             "action_url": request.path,
+            # Shown again after an error, the form still goes back where it came from.
+            "next": _next(request),
         },
         status=status,
     )
@@ -821,7 +831,7 @@ def _member_action(
         try:
             run(member, form.cleaned_data)
             messages.success(request, done.format(name=member.name))
-            return redirect(url)
+            return _back(request, url)
         except ValidationError as exc:
             form.add_error(None, _errors(exc))
     return _action_form_page(

@@ -307,3 +307,59 @@ def test_log_with_an_invalid_filter_shows_the_error_and_no_entries():
     assert 'value="pin_thread" selected' in html
     assert "No entries shown: correct the filters above." in html
     assert not re.search(r'id="log-\d', html) and "<td>lock thread</td>" not in html
+
+
+# ---------------------------------------------------------------- 9. forms shown again
+
+
+def _field_names(html: str) -> list[str]:
+    form = html[html.index('class="post-form mod-form"') :]
+    form = form[: form.index("</form>")]
+    names = re.findall(r'<(?:input|textarea|select)[^>]*\bname="(\w+)"', form)
+    return [n for n in names if n != "csrfmiddlewaretoken"]
+
+
+def test_action_form_shown_again_keeps_next_and_field_order():
+    w = make_world()
+    client = client_for(w.mod_a)
+    back = w.thread.get_absolute_url() + "?page=1"
+    hide = client.post(
+        reverse("moderation:post_hide", args=[w.replies[1].pk]), {"reason": "", "next": back}
+    )
+    assert hide.status_code == 400 and "Give a reason" in _html(hide)
+    assert f'name="next" value="{back.replace("&", "&amp;")}"' in _html(hide)
+    assert _field_names(_html(hide)) == ["reason", "next"]
+    past = (timezone.localdate() - timedelta(days=3)).isoformat()
+    for name, fields in (
+        ("member_suspend", ["until", "indefinitely", "reason", "next"]),
+        ("member_silence", ["until", "reason", "next"]),
+    ):
+        response = client.post(
+            reverse(f"moderation:{name}", args=[w.member.username]),
+            {"until": past, "reason": "Too late", "next": back},
+        )
+        assert response.status_code == 400
+        html = _html(response)
+        assert "Choose a date in the future." in html
+        assert _field_names(html) == fields
+        assert f'value="{past}"' in html and 'value="Too late"' in html
+
+
+def test_action_form_shown_again_drops_an_off_site_next():
+    w = make_world()
+    response = client_for(w.mod_a).post(
+        reverse("moderation:post_hide", args=[w.replies[1].pk]),
+        {"reason": "", "next": "https://evil.example/"},
+    )
+    assert response.status_code == 400
+    assert "evil.example" not in _html(response)
+
+
+def test_member_action_goes_back_to_next():
+    w = make_world()
+    back = reverse("moderation:queue")
+    response = client_for(w.mod_a).post(
+        reverse("moderation:member_suspend", args=[w.member.username]),
+        {"indefinitely": "on", "reason": "Spam", "next": back},
+    )
+    assert response.status_code == 302 and response["Location"] == back
