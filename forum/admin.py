@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from . import models
 
@@ -53,8 +56,34 @@ for model in (
     models.ThreadWatch,
     models.BoardWatch,
     models.Report,
-    models.ModerationAction,
     models.Upload,
     models.Notification,
 ):
     admin.site.register(model, list_display=[f.name for f in model._meta.fields][:7])
+
+
+@admin.register(models.ModerationAction)
+class ModerationActionAdmin(admin.ModelAdmin):
+    """The moderation log is a record: staff read it here, nobody adds, edits or deletes it
+    (undo goes through the forum's log page, which logs the inverse action)."""
+
+    list_display = ("created_at", "actor", "action", "board", "thread", "target_user", "reason")
+    list_filter = ("action",)
+    search_fields = ("actor__username", "target_user__username", "reason")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in models.ModerationAction._meta.fields]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

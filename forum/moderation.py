@@ -35,6 +35,8 @@ FORUM = settings.FORUM
 # "Suspended indefinitely" is stored as a date no one will reach.
 INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
 REASON_MAX = 500
+# Suspensions and silences with an end date end within this many years (else: indefinitely).
+UNTIL_MAX_YEARS = 100
 
 
 def log_action(
@@ -240,19 +242,34 @@ def _densify(thread_id: int) -> None:
 # ---------------------------------------------------------------- thread tools
 
 
+def _unchanged(message: str) -> ValidationError:
+    """The refusal of an action that would change nothing (a double click, a stale page, or an
+    undo of something since reverted): nothing is written, logged or notified. Callers for
+    which "already so" is fine (undo, resolving reports) catch code "unchanged"."""
+    return ValidationError(message, code="unchanged")
+
+
+def _already(exc: ValidationError) -> bool:
+    return getattr(exc, "code", None) == "unchanged"
+
+
 def _change_thread(
     user: Any,
     thread: Thread | int,
     action: str,
     changes: dict[str, Any],
     *,
+    unchanged: str,
+    compare: tuple[str, ...] = (),
     reason: str = "",
     notify_text: str = "",
 ) -> Thread:
+    """Apply `changes`, unless the fields in `compare` (by default every changed field; not
+    timestamps) already hold those values: then refuse with the message `unchanged`."""
     thread = _locked_thread(thread)
     permissions.check_moderate_thread(user, thread)
-    if all(getattr(thread, field) == value for field, value in changes.items()):
-        return thread  # already so (a double click, or an undo of something since reverted)
+    if all(getattr(thread, field) == changes[field] for field in compare or changes):
+        raise _unchanged(unchanged)
     before = _thread_state(thread)
     for field, value in changes.items():
         setattr(thread, field, value)
@@ -282,14 +299,24 @@ def _change_thread(
 @transaction.atomic
 def pin_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
     return _change_thread(
-        user, thread, "pin_thread", {"is_pinned": True}, reason=_clean_reason(reason)
+        user,
+        thread,
+        "pin_thread",
+        {"is_pinned": True},
+        unchanged="This thread is already pinned.",
+        reason=_clean_reason(reason),
     )
 
 
 @transaction.atomic
 def unpin_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
     return _change_thread(
-        user, thread, "unpin_thread", {"is_pinned": False}, reason=_clean_reason(reason)
+        user,
+        thread,
+        "unpin_thread",
+        {"is_pinned": False},
+        unchanged="This thread is not pinned.",
+        reason=_clean_reason(reason),
     )
 
 
@@ -300,6 +327,7 @@ def lock_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thread:
         thread,
         "lock_thread",
         {"is_locked": True},
+        unchanged="This thread is already locked.",
         reason=_clean_reason(reason),
         notify_text="locked your thread",
     )
@@ -312,6 +340,7 @@ def unlock_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Threa
         thread,
         "unlock_thread",
         {"is_locked": False},
+        unchanged="This thread is not locked.",
         reason=_clean_reason(reason),
         notify_text="unlocked your thread",
     )
@@ -325,6 +354,7 @@ def hide_thread(user: Any, thread: Thread | int, *, reason: str) -> Thread:
         thread,
         "hide_thread",
         {"is_hidden": True, "hidden_reason": reason},
+        unchanged="This thread is already hidden, for that reason.",
         reason=reason,
         notify_text="hid your thread",
     )
@@ -337,6 +367,8 @@ def restore_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Thre
         thread,
         "restore_thread",
         {"is_hidden": False, "hidden_reason": ""},
+        unchanged="This thread is not hidden.",
+        compare=("is_hidden",),
         reason=_clean_reason(reason),
         notify_text="restored your hidden thread",
     )
@@ -349,6 +381,8 @@ def delete_thread(user: Any, thread: Thread | int, *, reason: str = "") -> Threa
         thread,
         "delete_thread",
         {"is_deleted": True, "deleted_at": timezone.now()},
+        unchanged="This thread is already deleted.",
+        compare=("is_deleted",),
         reason=_clean_reason(reason),
         notify_text="deleted your thread",
     )
@@ -361,6 +395,8 @@ def restore_deleted_thread(user: Any, thread: Thread | int, *, reason: str = "")
         thread,
         "restore_deleted_thread",
         {"is_deleted": False, "deleted_at": None},
+        unchanged="This thread is not deleted.",
+        compare=("is_deleted",),
         reason=_clean_reason(reason),
         notify_text="restored your deleted thread",
     )
@@ -376,6 +412,7 @@ def rename_thread(user: Any, thread: Thread | int, *, title: str, reason: str = 
         thread,
         "rename_thread",
         {"title": title},
+        unchanged="The thread already has that title.",
         reason=_clean_reason(reason),
         notify_text="renamed your thread",
     )
@@ -502,6 +539,13 @@ def split_thread(
             "The first post stays with its thread: choose replies only.", code="posts"
         )
     first = posts[0]
+    if first.is_hidden or first.is_deleted:
+        state = "deleted" if first.is_deleted else "hidden"
+        raise ValidationError(
+            f"Reply #{first.number} is {state}, so it cannot start the new thread: restore it "
+            "first, or choose a visible reply as the first one to move.",
+            code="posts",
+        )
     before = _thread_state(thread) | {"post_count": thread.post_count, "post_ids": ids}
     new = Thread.objects.create(
         board=target,
@@ -615,15 +659,18 @@ def _change_post(
     action: str,
     changes: dict[str, Any],
     *,
+    unchanged: str,
+    compare: tuple[str, ...] = (),
     reason: str = "",
     notify_text: str = "",
     check: bool = True,
 ) -> Post:
+    """As _change_thread: refused with `unchanged` when the `compare` fields already hold."""
     post = _locked_post(post)
     if check:
         permissions.check_moderate_post(user, post)
-    if all(getattr(post, field) == value for field, value in changes.items()):
-        return post
+    if all(getattr(post, field) == changes[field] for field in compare or changes):
+        raise _unchanged(unchanged)
     before = _post_state(post)
     was_visible = post.is_visible
     for field, value in changes.items():
@@ -653,6 +700,7 @@ def hide_post(user: Any, post: Post | int, *, reason: str) -> Post:
         post,
         "hide_post",
         {"is_hidden": True, "hidden_reason": reason, "hidden_by_id": user.pk},
+        unchanged="This post is already hidden, for that reason.",
         reason=reason,
         notify_text="hid your post",
     )
@@ -665,6 +713,8 @@ def restore_post(user: Any, post: Post | int, *, reason: str = "") -> Post:
         post,
         "restore_post",
         {"is_hidden": False, "hidden_reason": "", "hidden_by_id": None},
+        unchanged="This post is not hidden.",
+        compare=("is_hidden",),
         reason=_clean_reason(reason),
         notify_text="restored your hidden post",
     )
@@ -685,6 +735,8 @@ def delete_post(user: Any, post: Post | int, *, reason: str = "") -> Post:
         locked,
         "delete_post",
         {"is_deleted": True, "deleted_by_id": user.pk, "deleted_at": timezone.now()},
+        unchanged="This post is already deleted.",
+        compare=("is_deleted",),
         reason=_clean_reason(reason),
         notify_text="deleted your post",
     )
@@ -697,6 +749,8 @@ def restore_deleted_post(user: Any, post: Post | int, *, reason: str = "") -> Po
         post,
         "restore_deleted_post",
         {"is_deleted": False, "deleted_by_id": None, "deleted_at": None},
+        unchanged="This post is not deleted.",
+        compare=("is_deleted",),
         reason=_clean_reason(reason),
         notify_text="restored your deleted post",
     )
@@ -818,6 +872,8 @@ def _auto_hide_if_reported(reporter: Any, post: Post) -> None:
         post,
         "auto_hide_post",
         {"is_hidden": True, "hidden_reason": reason[:REASON_MAX], "hidden_by_id": None},
+        unchanged="This post is already hidden.",
+        compare=("is_hidden",),
         reason=reason,
         notify_text="",
         check=False,
@@ -826,6 +882,16 @@ def _auto_hide_if_reported(reporter: Any, post: Post) -> None:
 
 def _auto_hidden(post: Post) -> bool:
     return post.is_hidden and post.hidden_by_id is None
+
+
+def _unless_already(action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run an action for which "already so" is fine (e.g. resolving reports on a post that is
+    already hidden or deleted): nothing is logged for it then."""
+    try:
+        action(*args, **kwargs)
+    except ValidationError as exc:
+        if not _already(exc):
+            raise
 
 
 RESOLUTIONS = {"hide": "hidden", "edit": "edited", "dismiss": "dismissed", "delete": "removed"}
@@ -839,9 +905,11 @@ def resolve_report(
     resolution: str,
     reason: str = "",
     body: str | None = None,
+    title: str | None = None,
 ) -> int:
     """Close every open report of a post: hide it, edit it, delete it or dismiss the reports.
-    Reporters are told. Returns how many reports were closed."""
+    Editing post #1 may also change the thread's title. Reporters are told. Returns how many
+    reports were closed."""
     post = _locked_post(post)
     permissions.check_moderate_post(user, post)
     if resolution not in RESOLUTIONS:
@@ -860,13 +928,13 @@ def resolve_report(
     if resolution == "hide":
         reason = _required_reason(reason, "hiding the post")
         # Also takes over an automatic hide: the moderator's reason and name replace it.
-        hide_post(user, post, reason=reason)
+        _unless_already(hide_post, user, post, reason=reason)
     elif resolution == "edit":
-        moderator_edit_post(user, post, body=body or "", reason=reason)
+        moderator_edit_post(user, post, body=body or "", reason=reason, title=title)
         if _auto_hidden(post):
             restore_post(user, post, reason="Edited after reports")
     elif resolution == "delete":
-        delete_post(user, post, reason=reason)
+        _unless_already(delete_post, user, post, reason=reason)
     elif _auto_hidden(post):
         restore_post(user, post, reason="Reports dismissed")
     now = timezone.now()
@@ -896,10 +964,25 @@ def _locked_member(member: Any) -> Any:
 
 
 def _change_member(
-    user: Any, member: Any, action: str, changes: dict[str, Any], *, reason: str, notify_text: str
+    user: Any,
+    member: Any,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    reason: str,
+    notify_text: str,
+    unchanged: str,
+    in_effect: Callable[[Any], bool] | None = None,
 ) -> Any:
+    """Apply `changes` to a member. Refused with `unchanged` (a format string given the
+    member's name) when they change nothing, or, for a lift, when `in_effect(member)` says
+    there is nothing in effect to lift (an expired suspension is not lifted again)."""
     member = _locked_member(member)
     permissions.check_moderate_member(user, member)
+    if (in_effect is not None and not in_effect(member)) or all(
+        getattr(member, field) == value for field, value in changes.items()
+    ):
+        raise _unchanged(unchanged.format(name=member.name))
     before = _member_state(member)
     for field, value in changes.items():
         setattr(member, field, value)
@@ -916,8 +999,14 @@ def _future(until: datetime | None, what: str) -> datetime:
         raise ValidationError(f"Choose until when the member is {what}.", code="until")
     if timezone.is_naive(until):
         until = timezone.make_aware(until)
-    if until <= timezone.now():
+    now = timezone.now()
+    if until <= now:
         raise ValidationError("Choose a date in the future.", code="until")
+    if until > now + timedelta(days=366 * UNTIL_MAX_YEARS):
+        # Also keeps dates the database cannot hold in UTC (9999-12-31 in Los Angeles) out.
+        raise ValidationError(
+            f"Choose a date within the next {UNTIL_MAX_YEARS} years.", code="until"
+        )
     return until
 
 
@@ -932,6 +1021,7 @@ def suspend_member(user: Any, member: Any, *, until: datetime | None, reason: st
         member,
         "suspend_member",
         {"suspended_until": until, "suspension_reason": reason},
+        unchanged="{name} is already suspended until then, for that reason.",
         reason=reason,
         notify_text="suspended your account",
     )
@@ -946,6 +1036,8 @@ def lift_suspension(user: Any, member: Any, *, reason: str = "") -> Any:
         member,
         "lift_suspension",
         {"suspended_until": None, "suspension_reason": ""},
+        unchanged="{name} is not suspended.",
+        in_effect=lambda m: m.is_suspended,
         reason=_clean_reason(reason),
         notify_text="lifted your suspension",
     )
@@ -963,6 +1055,7 @@ def silence_member(user: Any, member: Any, *, until: datetime | None, reason: st
         member,
         "silence_member",
         {"silenced_until": until, "silence_reason": reason},
+        unchanged="{name} is already silenced until then, for that reason.",
         reason=reason,
         notify_text="silenced you",
     )
@@ -977,6 +1070,8 @@ def lift_silence(user: Any, member: Any, *, reason: str = "") -> Any:
         member,
         "lift_silence",
         {"silenced_until": None, "silence_reason": ""},
+        unchanged="{name} is not silenced.",
+        in_effect=lambda m: m.is_silenced,
         reason=_clean_reason(reason),
         notify_text="lifted your silence",
     )
@@ -1058,8 +1153,17 @@ UNDO: dict[str, Callable[[Any, ModerationAction], Any]] = {
 }
 
 
+def _undo_target_exists(entry: ModerationAction) -> bool:
+    """What the inverse acts on is still there (a purged thread takes its posts with it)."""
+    if entry.action.endswith("_post"):
+        return entry.post_id is not None
+    if entry.action.endswith("_thread"):
+        return entry.thread_id is not None
+    return entry.target_user_id is not None  # member actions
+
+
 def can_undo(entry: ModerationAction) -> bool:
-    return entry.action in UNDO and entry.undone_at is None
+    return entry.action in UNDO and entry.undone_at is None and _undo_target_exists(entry)
 
 
 @transaction.atomic
@@ -1075,7 +1179,12 @@ def undo_action(user: Any, entry: ModerationAction | int) -> ModerationAction:
         raise ValidationError("That action was already undone.", code="undone")
     if entry.action not in UNDO:
         raise ValidationError("That action cannot be undone from the log.", code="not_undoable")
-    UNDO[entry.action](user, entry)
+    try:
+        UNDO[entry.action](user, entry)
+    except ValidationError as exc:
+        if not _already(exc):
+            raise
+        # Already as before the action (reverted since): nothing to apply or log.
     entry.undone_at = timezone.now()
     entry.undone_by = user
     entry.save(update_fields=["undone_at", "undone_by"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django import forms
@@ -131,9 +131,58 @@ class ResolveForm(forms.Form):
     body = forms.CharField(required=False, widget=forms.Textarea)
 
 
+def _years_ahead(years: int) -> date:
+    today = timezone.localdate()
+    try:
+        return today.replace(year=today.year + years)
+    except ValueError:  # February 29th
+        return today.replace(year=today.year + years, day=28)
+
+
+class DayField(forms.DateField):
+    """A day whose start and end, in the site's time zone, can be stored and compared in UTC
+    (9999-12-31 cannot: its end of day in Los Angeles is past the last datetime in UTC)."""
+
+    default_error_messages = {"out_of_range": "That date is out of range."}
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        try:
+            _start_of_day(value).astimezone(UTC)
+            _end_of_day(value).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+class UntilField(DayField):
+    """The last day of a suspension or a silence: at most UNTIL_MAX_YEARS ahead."""
+
+    default_error_messages = {
+        "too_far": f"Choose a date within the next {moderation.UNTIL_MAX_YEARS} years."
+    }
+
+    def validate(self, value: Any) -> None:
+        if value not in self.empty_values and value > _years_ahead(moderation.UNTIL_MAX_YEARS):
+            raise ValidationError(self.error_messages["too_far"], code="too_far")
+        super().validate(value)
+
+
 class SuspendForm(RequiredReasonForm):
-    until = forms.DateField(
-        required=False, label="Suspended until", widget=forms.DateInput(attrs={"type": "date"})
+    # The member page shows this form next to the silence form: ids of their own.
+    AUTO_ID = "suspend-%s"
+    # The date first, then the reason: as on the member page, also when shown again.
+    field_order = ["until", "indefinitely", "reason"]
+
+    until = UntilField(
+        required=False,
+        label="Suspended until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={
+            "too_far": f"Choose a date within the next {moderation.UNTIL_MAX_YEARS} years, "
+            "or tick “Indefinitely”."
+        },
     )
     indefinitely = forms.BooleanField(required=False, label="Indefinitely")
 
@@ -145,7 +194,10 @@ class SuspendForm(RequiredReasonForm):
 
 
 class SilenceForm(RequiredReasonForm):
-    until = forms.DateField(
+    AUTO_ID = "silence-%s"
+    field_order = ["until", "reason"]
+
+    until = UntilField(
         label="Silenced until",
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"required": "Choose until when."},
@@ -159,12 +211,10 @@ class LogFilterForm(forms.Form):
         queryset=Board.objects.none(), required=False, empty_label="Any board"
     )
     action = forms.ChoiceField(required=False)
-    date_from = forms.DateField(
+    date_from = DayField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_to = DayField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, user: Any, entries: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,17 +233,26 @@ class LogFilterForm(forms.Form):
 # ---------------------------------------------------------------- helpers
 
 
-def _end_of_day(day: Any) -> datetime:
+def _start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _end_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
+def _next(request: HttpRequest) -> str:
+    """The `next` address the form came with, if it is on this site; else ""."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
-    return redirect(default)
+        return target
+    return ""
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    return redirect(_next(request) or default)
 
 
 def _errors(exc: ValidationError) -> str:
@@ -277,6 +336,8 @@ def _action_form_page(
             "cancel": cancel,
             "button": button,
             "action_url": request.path,
+            # Shown again after an error, the form still goes back where it came from.
+            "next": _next(request),
         },
         status=status,
     )
@@ -553,18 +614,20 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        title = (data["title"] or None) if is_first else None
         try:
             if resolving:
                 moderation.resolve_report(
-                    request.user, post, resolution="edit", body=data["body"], reason=data["reason"]
+                    request.user,
+                    post,
+                    resolution="edit",
+                    body=data["body"],
+                    title=title,
+                    reason=data["reason"],
                 )
             else:
                 moderation.moderator_edit_post(
-                    request.user,
-                    post,
-                    body=data["body"],
-                    title=(data["title"] or None) if is_first else None,
-                    reason=data["reason"],
+                    request.user, post, body=data["body"], title=title, reason=data["reason"]
                 )
             messages.success(request, "The post was edited; the reason is in its history.")
             return drafts.mark_sent(request, redirect(post.get_absolute_url()))
@@ -749,8 +812,8 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
             "history": history,
             "can_moderate_member": permissions.can_moderate_member(request.user, member),
             "can_approve": permissions.can_approve_members(request.user),
-            "suspend_form": SuspendForm(),
-            "silence_form": SilenceForm(),
+            "suspend_form": SuspendForm(auto_id=SuspendForm.AUTO_ID),
+            "silence_form": SilenceForm(auto_id=SilenceForm.AUTO_ID),
             "today": today,
         },
     )
@@ -768,7 +831,7 @@ def _member_action(
         try:
             run(member, form.cleaned_data)
             messages.success(request, done.format(name=member.name))
-            return redirect(url)
+            return _back(request, url)
         except ValidationError as exc:
             form.add_error(None, _errors(exc))
     return _action_form_page(
@@ -784,7 +847,12 @@ def member_suspend(request: HttpRequest, username: str) -> HttpResponse:
         moderation.suspend_member(request.user, member, until=until, reason=data["reason"])
 
     return _member_action(
-        request, username, SuspendForm(request.POST), run, "{name} is suspended.", "Suspend"
+        request,
+        username,
+        SuspendForm(request.POST, auto_id=SuspendForm.AUTO_ID),
+        run,
+        "{name} is suspended.",
+        "Suspend",
     )
 
 
@@ -797,7 +865,12 @@ def member_silence(request: HttpRequest, username: str) -> HttpResponse:
         )
 
     return _member_action(
-        request, username, SilenceForm(request.POST), run, "{name} is silenced.", "Silence"
+        request,
+        username,
+        SilenceForm(request.POST, auto_id=SilenceForm.AUTO_ID),
+        run,
+        "{name} is silenced.",
+        "Silence",
     )
 
 
@@ -839,7 +912,12 @@ def log(request: HttpRequest) -> HttpResponse:
         # Board moderators see their boards' entries and member-wide ones (no board).
         entries = entries.filter(Q(board_id__in=moderated) | Q(board__isnull=True))
     form = LogFilterForm(request.GET or None, user=user, entries=entries)
-    if form.is_valid():
+    status = 200
+    if form.is_bound and not form.is_valid():
+        # Showing everything would look like the filters applied: show the errors, no entries.
+        entries = entries.none()
+        status = 400
+    elif form.is_valid():
         data = form.cleaned_data
         if data["moderator"]:
             entries = entries.filter(actor__username__iexact=data["moderator"].strip())
@@ -850,9 +928,7 @@ def log(request: HttpRequest) -> HttpResponse:
         if data["action"]:
             entries = entries.filter(action=data["action"])
         if data["date_from"]:
-            entries = entries.filter(
-                created_at__gte=timezone.make_aware(datetime.combine(data["date_from"], time.min))
-            )
+            entries = entries.filter(created_at__gte=_start_of_day(data["date_from"]))
         if data["date_to"]:
             entries = entries.filter(created_at__lte=_end_of_day(data["date_to"]))
     page = Paginator(entries.order_by("-created_at", "-id"), PER_PAGE).get_page(
@@ -863,7 +939,10 @@ def log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "moderation/log.html", {"page": page, "form": form, "query": query.urlencode()}
+        request,
+        "moderation/log.html",
+        {"page": page, "form": form, "query": query.urlencode()},
+        status=status,
     )
 
 

@@ -168,8 +168,9 @@ def test_board_post_count_is_the_sum_of_visible_posts_of_listed_threads():
     moderation.restore_post(w.mod_a, first)
     moderation.restore_post(w.mod_a, w.replies[0])
     check(5 + 1)  # reply 2 stays removed by its author
-    # Split a hidden and a visible reply off: both boards add up.
-    moderation.hide_post(w.mod_a, w.replies[2], reason="Spam")
+    # Split a visible and a hidden reply off: both boards add up. (A hidden reply cannot
+    # start the new thread, so the hidden one is the second.)
+    moderation.hide_post(w.mod_a, w.replies[3], reason="Spam")
     check(4 + 1)
     new = moderation.split_thread(
         w.mod_a,
@@ -180,10 +181,10 @@ def test_board_post_count_is_the_sum_of_visible_posts_of_listed_threads():
     )
     check(3 + 1)
     assert_counts_exact(w.board_c)
-    # The new thread opens with the hidden reply 3; reply 4 is its one visible post.
+    # The new thread opens with the visible reply 3; reply 4 follows it, hidden.
     assert w.board_c.post_count == 1 and w.board_c.thread_count == 1
     new.refresh_from_db()
-    assert new.reply_count == 1 and new.post_count == 2
+    assert new.reply_count == 0 and new.post_count == 2
     assert _index_count(w.member, w.board_c) == 1
     # Merge: the target counts what it received; the source is no longer listed.
     moderation.merge_threads(w.mod_a, w.other_thread, w.thread)
