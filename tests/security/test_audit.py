@@ -243,7 +243,9 @@ def test_suspension_closes_socket_and_no_private_event_follows(people):
 
         await db(suspend_then_reply)()
         frames = await _frames_until_closed(sock)
-        assert {"type": "closing", "code": 4001, "reason": "suspended"} in frames
+        closing = [f for f in frames if f["type"] == "closing"]
+        assert [(f["code"], f["reason"]) for f in closing] == [(4001, "suspended")]
+        assert closing[0]["member"]["suspended"] and not closing[0]["member"]["may_post"]
         assert _private_events(frames, member) == []
 
     run(main)
@@ -360,6 +362,8 @@ def test_group_removed_in_admin_drops_private_stream_at_once(transactional_db):
         await db(remove_from_group)()
         closed = await sock.expect("error", timeout=CLOSE_WITHIN)
         assert closed["code"] == "stream_closed" and closed["stream"] == f"thread:{thread.pk}"
+        told = await sock.expect("member", timeout=CLOSE_WITHIN)  # the account itself is fine
+        assert told["member"]["may_post"] and not told["member"]["suspended"]
         await db(make_reply)(thread, replier, "Private follow-up on the budget item")
         await sock.nothing(0.5)  # nothing more from the private thread
         await sock.close()
