@@ -13,6 +13,9 @@ nothing), and the consumer sends each subscriber its own form (docs/PROTOCOL.md)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.template.loader import render_to_string
 
 from realtime.consumers import OTHERS_KEY
@@ -126,3 +129,105 @@ def thread_state_changed(
             thread,
             was_listed=listed_before,
         )
+
+
+# ---------------------------------------------------------------- catching up
+
+POST_EVENTS = ("post.created", "post.changed", "post.reactions")
+BOARD_EVENTS = ("thread.created", "thread.updated", "thread.removed")
+
+
+def replay_view(user: Any, stream: str, events: list[dict]) -> list[dict]:
+    """What a subscriber catching up (a resume from last_id, or a page load's since_ms) is sent
+    of the recorded `events`, oldest first: the state of each thing as it is now, never a past
+    state it has since left. Live viewers saw each change as it happened; a client asking for
+    the past must not read a post's text from before it was hidden, deleted or edited, a post
+    since moved to a thread it may not see, or a thread row since hidden or moved away.
+
+    Every change to a post, a thread or a board row publishes its whole new state, so the last
+    recorded event of each is its state now: that one is kept (as a creation when the client
+    has not had the thing yet) and the earlier ones dropped. What the database says has left
+    the stream (a post moved to another thread or purged, a notification the member may no
+    longer see) is dropped."""
+    kind, _, ident = stream.partition(":")
+    if kind == "thread":
+        return _replay_thread(int(ident), events)
+    if kind == "board":
+        return _replay_board(events)
+    if kind == "inbox":
+        return _replay_inbox(user, events)
+    return events
+
+
+def _coalesce(events: list[dict], key: Callable[[dict], Any]) -> list[tuple[dict, bool]]:
+    """The last event of each key (key None: kept as it is), in stream order, each with
+    whether the replay also holds the thing's creation (`*.created`)."""
+    last: dict[Any, int] = {}
+    created: set[Any] = set()
+    for i, event in enumerate(events):
+        k = key(event)
+        if k is None:
+            continue
+        last[k] = i
+        if event["type"].endswith(".created"):
+            created.add(k)
+    out = []
+    for i, event in enumerate(events):
+        k = key(event)
+        if k is None:
+            out.append((event, False))
+        elif last[k] == i:
+            out.append((event, k in created))
+    return out
+
+
+def _replay_thread(thread_id: int, events: list[dict]) -> list[dict]:
+    def key(event: dict) -> Any:
+        if event["type"] in ("post.created", "post.changed"):
+            return ("post", event["data"].get("post_id"))
+        if event["type"] == "post.reactions":
+            return ("reactions", event["data"].get("post_id"))
+        if event["type"] == "thread.changed":
+            return ("thread",)
+        return None
+
+    post_ids = {e["data"].get("post_id") for e in events if e["type"] in POST_EVENTS}
+    here = set(
+        Post.objects.filter(pk__in=post_ids, thread_id=thread_id).values_list("pk", flat=True)
+    )
+    out = []
+    for event, created in _coalesce(events, key):
+        if event["type"] in POST_EVENTS:
+            if event["data"].get("post_id") not in here:
+                continue  # purged, or moved to another thread (maybe one this viewer may not see)
+            if created and event["type"] == "post.changed":
+                event = {**event, "type": "post.created"}
+        out.append(event)
+    return out
+
+
+def _replay_board(events: list[dict]) -> list[dict]:
+    def key(event: dict) -> Any:
+        if event["type"] in BOARD_EVENTS:
+            return event["data"].get("thread_id")
+        return None
+
+    out = []
+    for event, created in _coalesce(events, key):
+        if created and event["type"] != "thread.created":
+            if event["type"] == "thread.removed":
+                continue  # came and went within the replay: the client never had its row
+            data = event["data"]
+            if OTHERS_KEY in data:
+                data = {**data, OTHERS_KEY: None}  # unlisted: only its moderators get the row
+            event = {**event, "type": "thread.created", "data": data}
+        out.append(event)
+    return out
+
+
+def _replay_inbox(user: Any, events: list[dict]) -> list[dict]:
+    from .notifications import inbox_queryset
+
+    ids = {e["data"].get("id") for e in events if e["type"] == "notification.created"}
+    seen = set(inbox_queryset(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return [e for e in events if e["type"] != "notification.created" or e["data"].get("id") in seen]

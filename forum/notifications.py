@@ -616,7 +616,10 @@ def notify_moderation(
         return
     if post is not None and thread is None:
         thread = post.thread
-    where = f" in {_title(thread)}" if thread is not None else ""
+    # The title only when the member may see the thread now (moved into a private board,
+    # merged or split there: its title, maybe renamed since, is not theirs to read).
+    seen = thread is not None and permissions.can_view_thread(target_user, thread)
+    where = f" in {_title(thread)}" if seen else ""
     _notify_one(
         target_user,
         K.MODERATION,

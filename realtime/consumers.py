@@ -103,6 +103,13 @@ def _board_views(text: str) -> tuple[str, str | None] | None:
     return full, dumps({**frame, "event": others["event"], "data": others.get("data", {})})
 
 
+def replay_view(user: Any, stream: str, events: list[dict]) -> list[dict]:
+    """forum.live.replay_view (imported here, at call time: forum.live imports this module)."""
+    from forum.live import replay_view as view
+
+    return view(user, stream, events)
+
+
 @lru_cache(maxsize=64)
 def _parsed(text: str) -> dict[str, Any]:
     return json.loads(text)
@@ -361,6 +368,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             sub.sent = top
             if events:
                 sub.sent = events[0]["id"] - 1
+        if events:
+            # Each thing as it is now, not its past states (forum.live.replay_view).
+            events = await database_sync_to_async(replay_view)(self.user, stream, events)
         if sub.view == "mod" and sub.boards is not None:
             await self._seed_counts(stream, sub)
         for event in events:

@@ -197,3 +197,25 @@ def test_password_help_is_inside_the_element_the_field_points_to():
     help_id = re.search(r'aria-describedby="([^"]+)"', described).group(1)
     block = re.search(rf'<div class="help muted" id="{help_id}">(.*?)</div>', html, re.S)
     assert block and "<li>" in block.group(1)
+
+
+def test_moderation_notifications_name_no_thread_the_member_may_not_see():
+    from forum.models import Notification, Visibility
+    from tests.conftest import make_group, make_reply
+
+    mod, maria, tomas = make_member("mod"), make_member("maria"), make_member("tomas")
+    group = make_group("Board members", mod)
+    public = make_board("Networking", moderators=[mod])
+    room = make_board("Board Room", visibility=Visibility.GROUPS, groups=[group], moderators=[mod])
+    thread = make_thread(public, maria, title="Meetup plans")
+    moderation.move_thread(mod, thread, board=room)
+    moderation.rename_thread(mod, thread, title="RENAMEDSECRET budget talks")
+    source = make_thread(public, mod, title="Open questions")
+    reply = make_reply(source, tomas, "A reply that moves")
+    moderation.split_thread(
+        mod, source, post_ids=[reply.pk], title="SPLITSECRET follow-up", board=room
+    )
+    texts = " ".join(Notification.objects.filter(kind="moderation").values_list("text", flat=True))
+    assert "renamed your thread" in texts and "moved your post" in texts
+    assert "RENAMEDSECRET" not in texts and "SPLITSECRET" not in texts
+    assert "Meetup plans" not in texts  # moved where she cannot follow: no title at all
