@@ -82,6 +82,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @require_safe
 def directory(request: HttpRequest) -> HttpResponse:
     if not permissions.can_view_directory(request.user):
+        if request.user.is_authenticated:
+            raise permissions.Refused(
+                "The member directory opens to you once staff approve your membership."
+            )
         return redirect_to_login(request.get_full_path())
     q = request.GET.get("q", "").strip()[:80]
     region = request.GET.get("region", "")

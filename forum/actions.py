@@ -75,8 +75,9 @@ def validate_body(body: str) -> str:
 
 
 def render_post_body(body: str) -> str:
-    """Render with mention links only for active members who exist (one query, none without
-    mentions)."""
+    """Render with mention links only for members the directory lists (active, approved or
+    staff: a link to a sign-up awaiting approval would answer 404), in one query, none without
+    mentions."""
     names = extract_mentions(body)[:MAX_MENTION_LOOKUPS]
     known: list[str] = []
     if names:
@@ -85,6 +86,7 @@ def render_post_body(body: str) -> str:
             u.lower()
             for u in get_user_model()
             .objects.filter(match, is_active=True)
+            .filter(permissions.listed_members())
             .values_list("username", flat=True)
         ]
     return render_markdown(body, known_users=known)

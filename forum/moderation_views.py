@@ -270,10 +270,13 @@ def _member(username: str) -> Any:
     return member
 
 
-def _shown(key: str, value: Any, boards: dict[int, str]) -> Any:
-    """A logged value as a moderator reads it (board names, dates, yes/no)."""
+def _shown(key: str, value: Any, boards: dict[int, str], titles: bool = True) -> Any:
+    """A logged value as a moderator reads it (board names, dates, yes/no; titles only when
+    `titles`)."""
     if value is None or value == "":
         return None
+    if key.endswith("title") and not titles:
+        return NOT_SHOWN
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key.endswith("board_id") and isinstance(value, int):
@@ -289,9 +292,19 @@ def _shown(key: str, value: Any, boards: dict[int, str]) -> Any:
     return value
 
 
-def _describe(entries: Any) -> None:
-    """What a log row shows: a label, the fields that changed, and whether Undo applies."""
+UNSEEN_BOARD = "a board you cannot see"
+NOT_SHOWN = "(not shown)"
+
+
+def _describe(entries: Any, viewer: Any) -> None:
+    """What a log row shows: a label, the fields that changed, and whether Undo applies.
+
+    An entry is scoped by the board it was logged on, but its thread may have moved since, or
+    it may name another board (a move, a split): what lies in a board the viewer may not see
+    (its name, the thread's title now or then) is not shown (entry.thread_shown, "(not
+    shown)", "a board you cannot see")."""
     entries = list(entries)
+    visible = permissions.visible_board_ids(viewer)
     board_ids = {
         v
         for e in entries
@@ -299,16 +312,27 @@ def _describe(entries: Any) -> None:
         for k, v in d.items()
         if k.endswith("board_id") and isinstance(v, int)
     }
-    boards = dict(Board.objects.filter(pk__in=board_ids).values_list("pk", "name"))
+    boards = {
+        pk: name if pk in visible else UNSEEN_BOARD
+        for pk, name in Board.objects.filter(pk__in=board_ids).values_list("pk", "name")
+    }
     for entry in entries:
         entry.action_label = entry.action.replace("_", " ")
         entry.undoable = moderation.can_undo(entry)
+        named = {
+            v
+            for d in (entry.before, entry.after)
+            for k, v in d.items()
+            if k.endswith("board_id") and isinstance(v, int)
+        }
+        entry.thread_shown = entry.thread_id is None or entry.thread.board_id in visible
+        titles_shown = entry.thread_shown and named <= visible
         keys = [k for k in {**entry.before, **entry.after} if k != "hidden_reason"]
         entry.changes = [
             (
                 k.replace("_id", "").replace("_", " "),
-                _shown(k, entry.before.get(k), boards),
-                _shown(k, entry.after.get(k), boards),
+                _shown(k, entry.before.get(k), boards, titles_shown),
+                _shown(k, entry.after.get(k), boards, titles_shown),
             )
             for k in keys
             if entry.before.get(k) != entry.after.get(k)
@@ -799,7 +823,7 @@ def member(request: HttpRequest, username: str) -> HttpResponse:
         .order_by("-created_at")[:20]
     )
     history = list(history.select_related("actor", "thread", "undone_by")[:30])
-    _describe(history)
+    _describe(history, request.user)
     today = timezone.localdate()
     return render(
         request,
@@ -935,7 +959,7 @@ def log(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     page.object_list = list(page.object_list)
-    _describe(page.object_list)
+    _describe(page.object_list, request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -955,7 +979,7 @@ def undo(request: HttpRequest, action_id: int) -> HttpResponse:
         raise Http404("No such log entry.")
     moderated = permissions.moderated_board_ids(request.user)
     if moderated is not None and entry.board_id is not None and entry.board_id not in moderated:
-        raise permissions.Refused("Only moderators of that board can undo this.")
+        raise Http404("No such log entry.")  # as for a missing id: no oracle of other boards
     try:
         moderation.undo_action(request.user, entry)
         messages.success(request, f"Undone: {entry.action.replace('_', ' ')}.")

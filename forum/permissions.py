@@ -111,7 +111,7 @@ def _load_access(user: AnyUser) -> None:
     checks the two agree)."""
     from django.db import connection
 
-    see_all_or_public = is_staff(user) or not user.is_active
+    see_all_or_public = is_staff(user) or not reads_as_member(user)
     found: dict[int, set[int]] = {_GROUP: set(), _MODERATED: set(), _VISIBLE: set()}
     with connection.cursor() as cursor:
         cursor.execute(_access_sql(not see_all_or_public), {"user": user.pk})
@@ -172,6 +172,13 @@ def is_active_member(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
+def reads_as_member(user: AnyUser) -> bool:
+    """May read what members read (members-only boards, their groups' boards, the directory,
+    profiles): signed in, active and approved, or staff. A sign-up awaiting approval, or
+    declined, reads what a visitor reads (issue 2 point 4: "can read public boards")."""
+    return bool(is_active_member(user) and user.is_approved)
+
+
 def posting_refusal(user: AnyUser) -> str | None:
     """Why this member may not write anything at all right now, or None."""
     if not user.is_authenticated:
@@ -225,14 +232,14 @@ def visible_boards(user: AnyUser) -> QuerySet[Board]:
     boards = Board.objects.all()
     if is_staff(user):
         return boards
-    if not user.is_authenticated or not user.is_active:
+    if not reads_as_member(user):
         return boards.filter(visibility=Visibility.ANYONE)
     return boards.filter(id__in=visible_board_ids(user))
 
 
 def visible_board_ids(user: AnyUser) -> frozenset[int]:
     cached = getattr(user, "_forum_board_cache", None)
-    if cached is None and is_active_member(user) and not is_staff(user):
+    if cached is None and reads_as_member(user) and not is_staff(user):
         _load_access(user)  # fills this cache too, in the same query
         cached = user._forum_board_cache
     if cached is None:
@@ -254,7 +261,7 @@ def can_view_board(user: AnyUser, board: Board) -> bool:
         return True
     if board.visibility == Visibility.ANYONE:
         return True
-    if not is_active_member(user):
+    if not reads_as_member(user):
         return False
     if board.visibility == Visibility.MEMBERS:
         return True
@@ -436,11 +443,13 @@ def check_delete_post(user: AnyUser, post: Post) -> None:
 
 
 def can_view_history(user: AnyUser, post: Post) -> bool:
+    """Moderators of the board; the author while they may still read the post itself (not
+    once it is removed: the history would show its text again)."""
     if not can_view_post(user, post):
         return False
-    return can_moderate_board(user, post.thread.board_id) or (
-        user.is_authenticated and user.id == post.author_id
-    )
+    if can_moderate_board(user, post.thread.board_id):
+        return True
+    return user.is_authenticated and user.id == post.author_id and can_see_post_body(user, post)
 
 
 def can_react(user: AnyUser, post: Post) -> bool:
@@ -497,14 +506,18 @@ def check_moderate_post(user: AnyUser, post: Post) -> None:
 
 
 def can_view_directory(user: AnyUser) -> bool:
-    return is_active_member(user)
+    return reads_as_member(user)
 
 
 def can_view_profile(user: AnyUser, member: Any) -> bool:
-    """Profiles are for signed-in members; a deactivated member's profile is staff-only."""
-    if not is_active_member(user):
+    """Profiles are for members (approved, or staff). A profile the directory does not list (a
+    deactivated member, a sign-up awaiting approval or declined) is for staff, and for its
+    owner, only."""
+    if is_staff(user) or (user.is_authenticated and user.pk == member.pk):
+        return True
+    if not reads_as_member(user):
         return False
-    return member.is_active or is_staff(user)
+    return member.is_active and member.is_approved
 
 
 def can_manage_members(user: AnyUser) -> bool:

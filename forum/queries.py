@@ -294,7 +294,14 @@ def get_thread(
     if thread is None:
         raise Http404("No such thread.")
     if follow_merged and thread.merged_into_id and permissions.can_view_board(user, thread.board):
-        return thread
+        # Only towards a thread this viewer may see: else the redirect would name its id.
+        target = _THREAD_QUERY.first(thread_id=thread.merged_into_id)
+        if target is not None and (
+            permissions.can_view_thread(user, target)
+            or (target.merged_into_id and permissions.can_view_board(user, target.board))
+        ):
+            return thread
+        raise Http404("No such thread.")
     permissions.check_view_thread(user, thread)
     return thread
 

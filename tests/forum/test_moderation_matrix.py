@@ -116,6 +116,8 @@ MEMBER_TOOL = _moderators_only(member_wide=True)
 STAFF_TOOL = _moderators_only(staff_only=True)
 # Tools on a hidden or deleted thread: whoever may not moderate it cannot see it either.
 BOARD_TOOL_UNSEEN = {**BOARD_TOOL, "member": HIDDEN, "other_moderator": HIDDEN}
+# Another board's log entry answers a moderator of another board like a missing one.
+LOG_ENTRY = {**BOARD_TOOL, "other_moderator": HIDDEN}
 # Membership approval is staff's (issue 2 point 4).
 SIGN_UPS = STAFF_TOOL  # anonymous visitors are sent to sign in, as for every moderator tool
 
@@ -155,7 +157,7 @@ MATRIX: dict[str, Case] = {
     "moderation:undo": Case(
         "post",
         lambda w: reverse("moderation:undo", args=[w.entry.pk]),
-        BOARD_TOOL,
+        LOG_ENTRY,
         prepare=_log_entry,
     ),
     "moderation:resolve": Case(

@@ -31,7 +31,7 @@ def _reference(user: Any) -> tuple[frozenset[int], frozenset[int], frozenset[int
     boards = Board.objects.all()
     if permissions.is_staff(user):
         visible = boards
-    elif not user.is_active:
+    elif not user.is_active or not user.is_approved:  # pending or declined: as a visitor
         visible = boards.filter(visibility=Visibility.ANYONE)
     else:
         rule = Q(visibility__in=[Visibility.ANYONE, Visibility.MEMBERS])

@@ -219,3 +219,115 @@ def test_moderation_notifications_name_no_thread_the_member_may_not_see():
     assert "renamed your thread" in texts and "moved your post" in texts
     assert "RENAMEDSECRET" not in texts and "SPLITSECRET" not in texts
     assert "Meetup plans" not in texts  # moved where she cannot follow: no title at all
+
+
+def test_a_sign_up_awaiting_approval_reads_what_a_visitor_reads():
+    from accounts.models import MembershipStatus
+    from forum.models import Visibility
+
+    james = make_member("james", organisation="Fresno Unified")
+    lounge = make_board("Members lounge", visibility=Visibility.MEMBERS)
+    secret = make_thread(lounge, james, title="LOUNGETITLE budget gossip")
+    public = make_board("Networking")
+    make_thread(public, james, title="Open to all")
+    for status in (MembershipStatus.PENDING, MembershipStatus.DECLINED):
+        newbie = make_member(f"newbie-{status}", approved=False)
+        newbie.membership_status = status
+        newbie.save()
+        client = client_for(newbie)
+        assert client.get(public.get_absolute_url()).status_code == 200
+        assert client.get(lounge.get_absolute_url()).status_code == 404
+        assert client.get(secret.get_absolute_url()).status_code == 404
+        assert "LOUNGETITLE" not in client.get("/search/?q=gossip").content.decode()
+        assert "LOUNGETITLE" not in client.get("/").content.decode()
+        directory = client.get("/members/")
+        assert directory.status_code == 403
+        assert "once staff approve" in directory.content.decode()
+        assert client.get("/u/james/").status_code == 404
+        assert client.get(f"/u/{newbie.username}/").status_code == 200  # their own
+    # Approved: the members' board, the directory and profiles open.
+    newbie.membership_status = MembershipStatus.APPROVED
+    newbie.save()
+    client = client_for(newbie)
+    assert client.get(lounge.get_absolute_url()).status_code == 200
+    assert client.get("/members/").status_code == 200
+    assert client.get("/u/james/").status_code == 200
+    # A pending sign-up's profile is for staff and themselves, not for members.
+    pending = make_member("pendy", approved=False)
+    assert client_for(james).get("/u/pendy/").status_code == 404
+    assert client_for(make_staff("admin")).get("/u/pendy/").status_code == 200
+    assert client_for(pending).get("/u/pendy/").status_code == 200
+
+
+def test_mentions_link_only_members_the_directory_lists():
+    from forum.actions import render_post_body
+
+    make_member("pendy", approved=False)
+    make_member("listed")
+    html = render_post_body("Hello @pendy and @listed")
+    assert 'href="/u/listed/"' in html and 'href="/u/pendy/"' not in html
+
+
+def test_the_author_cannot_read_a_removed_post_through_its_history():
+    from forum import actions
+
+    mod, james = make_member("mod"), make_member("james")
+    board = make_board("Networking", moderators=[mod])
+    thread = make_thread(board, james)
+    post = actions.reply_to_thread(james, thread, body="DELETEDBODY first words").post
+    actions.edit_post(james, post, body="DELETEDBODY second words")
+    client = client_for(james)
+    assert client.get(f"/p/{post.pk}/history/").status_code == 200
+    moderation.delete_post(mod, post, reason="Off topic")
+    response = client.get(f"/p/{post.pk}/history/")
+    assert response.status_code == 404 and b"DELETEDBODY" not in response.content
+    assert client_for(mod).get(f"/p/{post.pk}/history/").status_code == 200
+
+
+def test_a_thread_merged_into_a_private_one_does_not_name_it():
+    from forum.models import Visibility
+    from tests.conftest import make_group
+
+    mod, james, insider = make_member("mod"), make_member("james"), make_member("insider")
+    group = make_group("Board members", mod, insider)
+    public = make_board("Networking", moderators=[mod])
+    room = make_board("Board Room", visibility=Visibility.GROUPS, groups=[group], moderators=[mod])
+    source = make_thread(public, james, title="Agenda ideas")
+    target = make_thread(room, mod, title="Draft agenda")
+    moderation.merge_threads(mod, source, target)
+    for who in (None, james):
+        response = client_for(who).get(f"/t/{source.pk}/")
+        assert response.status_code == 404 and str(target.pk) not in response.get("Location", "")
+    assert client_for(insider).get(f"/t/{source.pk}/")["Location"] == f"/t/{target.pk}/"
+
+
+def test_the_log_shows_a_moderator_of_one_board_nothing_of_a_private_one():
+    from forum.models import Visibility
+    from tests.conftest import make_group, make_reply
+
+    staff, netmod, james = make_staff("admin"), make_member("netmod"), make_member("james")
+    group = make_group("Board members")
+    public = make_board("Networking", moderators=[netmod])
+    room = make_board("Board Room", visibility=Visibility.GROUPS, groups=[group])
+    source = make_thread(public, james, title="Open questions")
+    reply = make_reply(source, james, "A reply that moves")
+    moderation.lock_thread(netmod, source, reason="")
+    moderation.split_thread(
+        staff, source, post_ids=[reply.pk], title="SPLITSECRET follow-up", board=room
+    )
+    moved = make_thread(public, james, title="MOVEDSECRET plans")
+    moderation.pin_thread(netmod, moved, reason="")
+    moderation.move_thread(staff, moved, board=room)
+    moderation.rename_thread(staff, moved, title="RENAMEDSECRET plans")
+    client = client_for(netmod)
+    for url in ("/mod/log/", f"/mod/log/?board={public.pk}", "/mod/u/james/"):
+        html = client.get(url).content.decode()
+        for secret in ("SPLITSECRET", "MOVEDSECRET", "RENAMEDSECRET", "Board Room"):
+            assert secret not in html, (url, secret)
+    assert "a board you cannot see" in client.get("/mod/log/").content.decode()
+    html = client_for(staff).get("/mod/log/").content.decode()
+    assert "SPLITSECRET" in html and "Board Room" in html and "RENAMEDSECRET" in html
+    # Undo of another board's entry answers like a missing one.
+    entry = ModerationAction.objects.filter(board=room).first()
+    assert client.post(f"/mod/log/{entry.pk}/undo/").status_code == 404
+    assert client.post("/mod/log/999999/undo/").status_code == 404
