@@ -45,8 +45,13 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=1.")
     SECRET_KEY = _local_secret_key()
-elif PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for production (50+ random characters).")
+elif PRODUCTION and (
+    len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("django-insecure", "change-me"))
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: 50+ random characters, not the example's "
+        "placeholder (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 
 # ALLOWED_HOSTS: comma-separated host names the site answers to. "*" is refused in production.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -113,7 +118,14 @@ TEMPLATES = [
 ]
 
 # DATABASE_URL: e.g. postgres://user:pass@127.0.0.1:5432/forum. Unset: SQLite in DATA_DIR.
+_DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
 if env.str("DATABASE_URL", default=""):
+    _scheme = env.str("DATABASE_URL").partition("://")[0]
+    if "://" not in env.str("DATABASE_URL") or _scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must look like postgres://user:password@host:5432/name "
+            f"(scheme one of {', '.join(_DATABASE_SCHEMES)}); got scheme {_scheme!r}."
+        )
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -166,6 +178,11 @@ if TESTING:
 # REDIS_URL: e.g. redis://127.0.0.1:6379/0. Unset: in-memory channel layer and local cache
 # (one process only). Set: channels-redis and a Redis cache shared by every daphne worker.
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        "REDIS_URL must look like redis://127.0.0.1:6379/0 (or rediss:// or unix://); "
+        f"got {REDIS_URL.partition('://')[0] if '://' in REDIS_URL else 'no scheme'}."
+    )
 if REDIS_URL:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -276,7 +293,7 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # Health checks come from the proxy over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # Uploads and request sizes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # 1 MB of form data (posts are far smaller)
@@ -340,7 +357,9 @@ FORUM = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Level and logger on every line (journald adds the time): "WARNING django.request: ...".
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("healthz", forum_views.healthz, name="healthz"),
+    path("readyz", forum_views.readyz, name="readyz"),
     # The markdownx endpoints go through our permission checks and our one renderer.
     path("markdownx/markdownify/", uploads.preview, name="markdownx_markdownify"),
     path("markdownx/upload/", uploads.upload_image, name="markdownx_upload"),

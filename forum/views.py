@@ -460,9 +460,13 @@ def policy(request: HttpRequest) -> HttpResponse:
     return render(request, "forum/policy.html")
 
 
-@require_safe
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and channel layer (a round trip through it); 200 only when both work."""
+def _health() -> dict[str, str]:
+    """Each part this worker needs, "ok" or "error: <kind>" (a health check reports, never
+    raises): the database, the static files manifest (a worker started before collectstatic,
+    or with another STATIC_ROOT, would answer every page with a 500) and the channel layer (a
+    round trip through it)."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
     from realtime.health import channel_layer_roundtrip
 
     state: dict[str, str] = {}
@@ -471,11 +475,37 @@ def healthz(request: HttpRequest) -> JsonResponse:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         state["database"] = "ok"
-    except Exception as exc:  # the point of a health check is to report, not raise
+    except Exception as exc:
         state["database"] = f"error: {type(exc).__name__}"
+    try:
+        staticfiles_storage.url("css/forum.css")
+        state["static"] = "ok"
+    except Exception as exc:
+        state["static"] = f"error: {type(exc).__name__}"
     state["channel_layer"] = channel_layer_roundtrip()
-    ok = all(v == "ok" for v in state.values())
-    return JsonResponse({"status": "ok" if ok else "degraded", **state}, status=200 if ok else 503)
+    return state
+
+
+def _health_response(state: dict[str, str], required: tuple[str, ...]) -> JsonResponse:
+    ok = all(state[part] == "ok" for part in required)
+    status = "ok" if all(v == "ok" for v in state.values()) else "degraded"
+    return JsonResponse({"status": status, **state}, status=200 if ok else 503)
+
+
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For monitoring: 200 only when every part works (database, static files, channel
+    layer); 503 "degraded" or "down" otherwise, naming the part."""
+    return _health_response(_health(), ("database", "static", "channel_layer"))
+
+
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """For a proxy's health check and a rolling restart: 200 while this worker can serve pages
+    (database and static files). A channel layer (Redis) outage is reported ("degraded") but
+    does not fail it: pages and posting work without Redis (docs/RELIABILITY.md), and a proxy
+    that took every worker out for it would turn a live-updates outage into a full one."""
+    return _health_response(_health(), ("database", "static"))
 
 
 def get_board_or_404(slug: str) -> Board:

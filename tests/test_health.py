@@ -37,7 +37,12 @@ def test_healthz_reports_ok_when_database_and_layer_work():
     response = client_for().get("/healthz")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "static": "ok",
+        "channel_layer": "ok",
+    }
 
 
 @pytest.mark.django_db
@@ -85,3 +90,46 @@ def test_healthz_503_when_database_fails(monkeypatch):
     body = response.json()
     assert body["database"] == "error: OperationalError"
     assert body["channel_layer"] == "ok"
+    assert body["status"] == "degraded"
+    assert client.get("/readyz").status_code == 503
+
+
+@pytest.mark.django_db
+def test_readyz_stays_200_through_a_channel_layer_outage(monkeypatch):
+    """A proxy's health check: a Redis outage costs live updates, not the pages (a proxy that
+    took every worker out for it turned a live-updates outage into a full one)."""
+    assert client_for().get("/readyz").json()["status"] == "ok"
+    monkeypatch.setattr(health, "get_channel_layer", lambda *a, **k: BrokenLayer())
+    response = client_for().get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "static": "ok",
+        "channel_layer": "error: ConnectionError",
+    }
+    assert client_for().get("/healthz").status_code == 503
+    assert client_for().head("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_health_fails_without_the_static_files_manifest(settings, tmp_path):
+    """Production storage with no manifest in STATIC_ROOT (collectstatic not run, or run with
+    another STATIC_ROOT): every page would be a 500, so the worker is not ready."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    from django.utils.functional import empty
+
+    staticfiles_storage._wrapped = empty  # re-created from the new settings on next use
+    try:
+        for url in ("/readyz", "/healthz"):
+            response = client_for().get(url)
+            assert response.status_code == 503, url
+            assert response.json()["static"] == "error: ValueError"
+    finally:
+        staticfiles_storage._wrapped = empty

@@ -240,3 +240,24 @@ def test_production_serves_hashed_static_files_through_whitenoise(tmp_path):
     assert "immutable" in cache_control or "max-age=315360000" in cache_control
     assert has_css == "True"
     assert (tmp_path / "static" / "css").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"SECRET_KEY": "change-me-to-64-random-characters-" + "x" * 40},
+            "not the example's placeholder",
+        ),
+        ({"DATABASE_URL": "postgress//nonsense"}, "DATABASE_URL must look like postgres://"),
+        ({"DATABASE_URL": "mysql://u:p@127.0.0.1/forum"}, "got scheme 'mysql'"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must look like redis://"),
+    ],
+)
+def test_production_refuses_bad_settings_in_one_line(tmp_path, overrides, message):
+    """A wrong setting says which and how, in one line (not a KeyError from deep inside)."""
+    result = run_python(tmp_path, ["manage.py", "check"], **production_env(tmp_path, **overrides))
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), last
+    assert message in last, last

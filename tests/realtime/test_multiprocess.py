@@ -36,7 +36,10 @@ def test_reply_reaches_viewer_on_other_process(transactional_db):
             assert viewer_b.hello["live"] is True
             # With sockets open and quiet (the hub blocked in its receive), the health check
             # still gets its round trip through the layer: it used to time out (503) then.
-            assert healthz(a) == (200, {"status": "ok", "database": "ok", "channel_layer": "ok"})
+            assert healthz(a) == (
+                200,
+                {"status": "ok", "database": "ok", "static": "ok", "channel_layer": "ok"},
+            )
             assert healthz(b)[0] == 200
             viewer_b.subscribe(stream)
             viewer_a.subscribe(stream)
