@@ -736,9 +736,14 @@
       if (!head) return;
       head.appendChild(el);
     }
-    el.textContent = text + (linkText ? " " : "");
+    setTextAndLink(el, text, linkText, href);
     el.hidden = false;
     el.setAttribute("data-kind", kind || "");
+  }
+
+  // "Some text." followed by an optional link ("Reload to reply").
+  function setTextAndLink(el, text, linkText, href) {
+    el.textContent = text + (linkText ? " " : "");
     if (linkText) {
       var a = document.createElement("a");
       a.href = href;
@@ -844,13 +849,7 @@
       var after = $("locked-notice");
       if (after && after.parentNode === box) after.after(el); else box.appendChild(el);
     }
-    el.textContent = text + (linkText ? " " : "");
-    if (linkText) {
-      var a = document.createElement("a");
-      a.href = href;
-      a.textContent = linkText;
-      el.appendChild(a);
-    }
+    setTextAndLink(el, text, linkText, href);
   }
 
   function applyMember(state) {
