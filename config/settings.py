@@ -255,7 +255,8 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 
-# Email: EMAIL_URL (smtp://user:pass@host:587/?tls=True); unset prints mail to the console.
+# Email: EMAIL_URL (smtp+tls://user:pass@host:587 for STARTTLS, smtp+ssl://...:465 for TLS;
+# django-environ ignores ?tls=True); unset prints mail to the console.
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
