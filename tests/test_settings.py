@@ -45,6 +45,7 @@ print(json.dumps({
     "layer_hosts": s.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts"),
     "cache": s.CACHES["default"]["BACKEND"],
     "email": s.EMAIL_BACKEND, "email_host": getattr(s, "EMAIL_HOST", ""),
+    "email_tls": getattr(s, "EMAIL_USE_TLS", False),
     "allowed_hosts": s.ALLOWED_HOSTS, "csrf_origins": s.CSRF_TRUSTED_ORIGINS,
     "debug": s.DEBUG, "secret_key_len": len(s.SECRET_KEY),
     "staticfiles": s.STORAGES["staticfiles"]["BACKEND"],
@@ -261,3 +262,40 @@ def test_production_refuses_bad_settings_in_one_line(tmp_path, overrides, messag
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), last
     assert message in last, last
+
+
+def test_env_example_loads_in_a_shell_and_passes_the_deploy_check(tmp_path):
+    """.env.example as docs/DEPLOYMENT.md uses it (`set -a; . file`, and systemd's
+    EnvironmentFile): every line must load (an unquoted `<...>` stopped the shell there and
+    lost every later variable), and with a real SECRET_KEY it passes check --deploy. Its
+    placeholder key is refused."""
+    example = ROOT / ".env.example"
+    names = [
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    ]
+    shell = subprocess.run(
+        ["bash", "-ec", f"set -a; . {example}; set +a; env -0"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+        timeout=30,
+    )
+    assert shell.returncode == 0, shell.stderr
+    loaded = dict(item.split("=", 1) for item in shell.stdout.split("\0") if "=" in item)
+    assert set(names) <= set(loaded), set(names) - set(loaded)
+    assert loaded["DEFAULT_FROM_EMAIL"] == "CAROCP Forum <forum@example.org>"
+    values = {k: loaded[k] for k in names}
+    values["STATIC_ROOT"] = str(tmp_path / "static")
+    values["MEDIA_ROOT"] = str(tmp_path / "media")
+    refused = run_python(tmp_path, ["manage.py", "check"], **values)
+    assert refused.returncode != 0 and "placeholder" in refused.stderr
+    values["SECRET_KEY"] = secrets.token_urlsafe(50)
+    result = run_python(
+        tmp_path, ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **values
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    dumped = dump_settings(tmp_path, **values)
+    assert dumped["email_host"] == "smtp.example.org"
+    assert dumped["email_tls"] is True  # STARTTLS: credentials never go out in clear text
