@@ -282,11 +282,21 @@
   // the next page deletes that draft. A refused post re-shows the form with the member's text,
   // so its draft stays. Signing out deletes every draft in this browser.
 
+  //
+  // Several tabs may show the same form. A tab writes (or clears) the draft only once its member
+  // has typed in that form in that tab (draftTyped: when); a tab that merely shows the form, or
+  // restored the draft, leaves it alone. A post accepted from one tab leaves a "sent" mark
+  // (carocp-draft-sent:<key>, its time): text typed in another tab before that moment is the
+  // text just posted, and is not saved back as a draft.
+
   var DRAFT_PREFIX = "carocp-draft:";
+  var DRAFT_SENT_PREFIX = "carocp-draft-sent:";
   var DRAFT_SENT_COOKIE = "carocp_draft_sent";
   var DRAFT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
   var DRAFT_SAVE_MS = 400;
-  var draftOriginals = new WeakMap(), draftTimers = new WeakMap();
+  var draftOriginals = new WeakMap(), draftTimers = new WeakMap(), draftTyped = new WeakMap();
+  var draftRestoring = false;  // our own input events (restore, discard) are not typing
+  var signingOut = false;      // after "Sign out", nothing is written again
 
   function draftStorage() {
     try {
@@ -337,9 +347,12 @@
 
   function saveDraft(form) {
     var store = draftStorage(), fields = draftFields(form);
-    if (!store || !fields.body || !draftUser()) return;
+    if (!store || !fields.body || !draftUser() || signingOut) return;
     clearTimeout(draftTimers.get(form));
+    var typed = draftTyped.get(form);
+    if (!typed) return;  // not typed in this tab: another tab's draft is not ours to change
     var values = draftValues(fields), key = draftKey(form);
+    if (Number(store.getItem(DRAFT_SENT_PREFIX + key) || 0) >= typed) return;  // posted since
     var original = draftOriginals.get(form) || { title: "", body: "" };
     if (blankDraft(values) || sameDraft(values, original)) { store.removeItem(key); return; }
     try {
@@ -358,18 +371,30 @@
   function pruneDrafts(store) {
     var now = Date.now(), stale = [];
     for (var i = 0; i < store.length; i++) {
-      var key = store.key(i);
-      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
+      var key = store.key(i) || "";
+      if (key.indexOf(DRAFT_SENT_PREFIX) === 0) {
+        if (!(now - Number(store.getItem(key)) < DRAFT_MAX_AGE_MS)) stale.push(key);
+        continue;
+      }
+      if (key.indexOf(DRAFT_PREFIX) !== 0) continue;
       var draft = readDraft(key);
       if (!draft || !(now - Number(draft.savedAt) < DRAFT_MAX_AGE_MS)) stale.push(key);
     }
     stale.forEach(function (key) { store.removeItem(key); });
   }
 
+  function markSent(store, key) {
+    store.removeItem(key);
+    try { store.setItem(DRAFT_SENT_PREFIX + key, String(Date.now())); } catch (e) { /* full */ }
+  }
+
   function setDraftValues(fields, values) {
     if (fields.title) fields.title.value = values.title || "";
     fields.body.value = values.body || "";
-    fields.body.dispatchEvent(new Event("input", { bubbles: true }));  // markdownx preview
+    draftRestoring = true;
+    try {
+      fields.body.dispatchEvent(new Event("input", { bubbles: true }));  // markdownx preview
+    } finally { draftRestoring = false; }
   }
 
   function showDraftNotice(form, fields, savedAt) {
@@ -385,6 +410,7 @@
     discard.textContent = "Discard draft";
     discard.addEventListener("click", function () {
       setDraftValues(fields, draftOriginals.get(form));
+      draftTyped.delete(form);
       removeDraft(draftKey(form));
       note.remove();
       fields.body.focus();
@@ -398,7 +424,7 @@
     var store = draftStorage(), user = draftUser();
     if (!store) return;
     var sent = takeSentCookie();
-    if (user && sent) removeDraft(DRAFT_PREFIX + user + ":" + sent);
+    if (user && sent) markSent(store, DRAFT_PREFIX + user + ":" + sent);
     pruneDrafts(store);
     if (!user) return;
     document.querySelectorAll("form[data-draft]").forEach(function (form) {
@@ -412,7 +438,8 @@
       // everything typed counts, until the server accepts a post from this form.
       draftOriginals.set(form, refused ? { title: "", body: "" } : original);
       if (refused && !blankDraft(original)) {
-        saveDraft(form);  // the server re-showed what was typed: that is the latest text
+        draftTyped.set(form, Date.now());  // the server re-showed what was typed here
+        saveDraft(form);
       } else if (draft && !blankDraft(draft) && !sameDraft(draft, original)) {
         setDraftValues(fields, draft);
         showDraftNotice(form, fields, draft.savedAt);
@@ -423,6 +450,8 @@
   document.addEventListener("input", function (event) {
     var form = event.target.form;
     if (!form || !form.hasAttribute("data-draft") || !draftOriginals.has(form)) return;
+    if (draftRestoring) return;
+    draftTyped.set(form, Date.now());  // typing, pasting, a quote or a mention inserted
     clearTimeout(draftTimers.get(form));
     draftTimers.set(form, setTimeout(function () { saveDraft(form); }, DRAFT_SAVE_MS));
   });
@@ -432,11 +461,13 @@
     if (form.hasAttribute && form.hasAttribute("data-draft") && draftOriginals.has(form)) {
       saveDraft(form);  // kept until the server says the post was accepted
     } else if (form.hasAttribute && form.hasAttribute("data-signout")) {
+      signingOut = true;  // this page's pagehide must not write its composer back
       var store = draftStorage();
       if (!store) return;
       var keys = [];
       for (var i = 0; i < store.length; i++) {
-        if ((store.key(i) || "").indexOf(DRAFT_PREFIX) === 0) keys.push(store.key(i));
+        var key = store.key(i) || "";
+        if (key.indexOf(DRAFT_PREFIX) === 0 || key.indexOf(DRAFT_SENT_PREFIX) === 0) keys.push(key);
       }
       keys.forEach(function (key) { store.removeItem(key); });
     }

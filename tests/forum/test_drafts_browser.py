@@ -149,13 +149,17 @@ def test_edit_draft_discard_and_sign_out(transactional_db):
         page.wait_for_timeout(700)
         assert _drafts(page) == []
 
-        # Sign-out deletes every draft this browser holds.
+        # Sign-out deletes every draft this browser holds, the one on the page signed out
+        # from too (its leaving the page must not write it back).
         body.fill("A draft I will not finish.")
         page.goto(server.url + thread.get_absolute_url())
         assert len(_drafts(page)) == 1
+        page.goto(server.url + edit_url)
+        body.fill("Typed right before signing out.")
         page.locator("details.profile-menu summary").click()
         page.get_by_role("button", name="Sign out").click()
-        page.wait_for_load_state()
+        page.wait_for_url(re.compile(r".*/$"))
+        page.wait_for_timeout(300)
         assert _drafts(page) == []
 
         # Saved edits end the draft like a reply does.
@@ -168,4 +172,53 @@ def test_edit_draft_discard_and_sign_out(transactional_db):
         expect(page.locator("#posts .post-body", has_text="revised")).to_be_visible()
         assert _drafts(page) == []
         assert errors == []
+        context.close()
+
+
+def test_drafts_across_tabs(transactional_db):
+    """Two tabs on one form: a tab that only shows the form never deletes the other's draft,
+    and text posted from one tab does not come back as a draft from the other."""
+    from playwright.sync_api import expect
+
+    maria = make_member("maria")
+    thread = make_thread(make_board("Networking"), make_member("james"), title="Meetups")
+    url = thread.get_absolute_url()
+    cookies = session_cookie(maria)
+
+    with start_servers(1) as [server], chromium() as browser:
+        context = signed_in_context(browser, server, cookies)
+        idle, typing = context.new_page(), context.new_page()
+        errors = watch_errors(idle) + watch_errors(typing)
+        idle.goto(server.url + url)
+        typing.goto(server.url + url)
+        typing.get_by_role("textbox", name="Reply").fill("Typed in the other tab")
+        typing.wait_for_timeout(700)
+        typing.close()
+        idle.goto(server.url + "/")  # leaving a blank, untouched composer
+        assert [v["body"] for _, v in _drafts(idle)] == ["Typed in the other tab"]
+        idle.goto(server.url + url)
+        expect(idle.locator("#reply-form .draft-notice")).to_be_visible()
+
+        # Posted from one tab while another still holds the same text.
+        other = context.new_page()
+        other.goto(server.url + url)
+        other.get_by_role("textbox", name="Reply").fill("Posted from one tab, held in two")
+        other.wait_for_timeout(700)
+        idle.goto(server.url + url)
+        box = idle.get_by_role("textbox", name="Reply")
+        expect(box).to_have_value("Posted from one tab, held in two")
+        idle.get_by_role("button", name="Post reply").click()
+        idle.wait_for_url(re.compile(r".*#post-\d+$"))
+        assert _drafts(idle) == []
+        other.goto(server.url + "/")  # its leaving would have saved the posted text again
+        idle.goto(server.url + url)
+        expect(idle.get_by_role("textbox", name="Reply")).to_have_value("")
+        expect(idle.locator(".draft-notice")).to_have_count(0)
+        assert _drafts(idle) == []
+        # Typing again in that other tab afterwards is a new draft, kept as usual.
+        other.goto(server.url + url)
+        other.get_by_role("textbox", name="Reply").fill("A second, new reply")
+        other.wait_for_timeout(700)
+        assert [v["body"] for _, v in _drafts(other)] == ["A second, new reply"]
+        assert [e for e in errors if "status of 400" not in e] == []
         context.close()
