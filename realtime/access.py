@@ -123,12 +123,20 @@ def member_state(user: Any) -> dict[str, Any] | None:
     suspended_until = user.suspended_until if suspended else None
     if suspended_until is not None and suspended_until.year >= 9000:  # "indefinitely"
         suspended_until = None
+    silenced_until = user.silenced_until if silenced else None
+
+    def text(moment: Any) -> str | None:
+        return permissions.local_time(moment) if moment else None
+
     return {
         "may_post": permissions.posting_refusal(user) is None,
         "suspended": suspended,
         "suspended_until": suspended_until.isoformat() if suspended_until else None,
         "silenced": silenced,
-        "silenced_until": user.silenced_until.isoformat() if silenced else None,
+        "silenced_until": silenced_until.isoformat() if silenced_until else None,
+        # As the pages say it (the site's time zone), so the live notice and a reload agree.
+        "suspended_until_text": text(suspended_until),
+        "silenced_until_text": text(silenced_until),
     }
 
 

@@ -827,11 +827,11 @@
 
   function blockText(state) {
     if (state.suspended) {
-      var until = formatUntil(state.suspended_until);
+      var until = state.suspended_until_text || formatUntil(state.suspended_until);
       return "Your account is suspended " + (until ? "until " + until : "indefinitely") +
         ": you can read but not post.";
     }
-    var end = formatUntil(state.silenced_until);
+    var end = state.silenced_until_text || formatUntil(state.silenced_until);
     return "You are silenced" + (end ? " until " + end : "") +
       ": you can read but not reply or start threads.";
   }

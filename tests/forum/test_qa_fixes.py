@@ -331,3 +331,20 @@ def test_the_log_shows_a_moderator_of_one_board_nothing_of_a_private_one():
     entry = ModerationAction.objects.filter(board=room).first()
     assert client.post(f"/mod/log/{entry.pk}/undo/").status_code == 404
     assert client.post("/mod/log/999999/undo/").status_code == 404
+
+
+def test_a_reply_refused_by_a_lock_says_so_once_and_keeps_the_text():
+    mod, maria = make_member("mod"), make_member("maria")
+    board = make_board("Networking", moderators=[mod])
+    thread = make_thread(board, make_member("james"))
+    moderation.lock_thread(mod, thread, reason="")
+    response = client_for(maria).post(f"/t/{thread.pk}/reply/", {"body": "Typed before the lock"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Typed before the lock" in html
+    shown = [
+        chunk
+        for chunk in html.split("<p")
+        if "This thread is locked: no new replies." in chunk and " hidden>" not in chunk
+    ]
+    assert len(shown) == 1, shown

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from forum import actions, moderation
+from forum import actions, moderation, permissions
 from forum.models import Visibility
 from realtime import consumers
 from realtime.models import StreamEvent
@@ -421,6 +421,8 @@ def test_member_revoke_that_keeps_the_socket_tells_the_client_its_state():
             "suspended_until": None,
             "silenced": False,
             "silenced_until": None,
+            "suspended_until_text": None,
+            "silenced_until_text": None,
         }
         until = timezone.now() + timezone.timedelta(days=2)
         await db(moderation.silence_member)(staff, member, until=until, reason="Heat")
@@ -428,6 +430,9 @@ def test_member_revoke_that_keeps_the_socket_tells_the_client_its_state():
         assert frame["reason"] == "silenced"
         assert frame["member"]["silenced"] is True and frame["member"]["may_post"] is True
         assert frame["member"]["silenced_until"] == until.isoformat()
+        # The same words the pages use (the site's time zone), not the browser's.
+        assert frame["member"]["silenced_until_text"] == permissions.local_time(until)
+        assert frame["member"]["silenced_until_text"].endswith(("PST", "PDT"))
         await db(moderation.lift_silence)(staff, member)
         frame = await sock.expect("member", timeout=5)
         assert frame["reason"] == "unsilenced" and frame["member"]["silenced"] is False
