@@ -24,7 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import drafts, limits, moderation, permissions, queries
 from .models import Board, ModerationAction, Post, Report, ReportReason, Thread
@@ -444,7 +444,7 @@ def thread_rename(request: HttpRequest, thread_id: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def thread_move(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id)
@@ -474,7 +474,7 @@ def thread_move(request: HttpRequest, thread_id: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def thread_split(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id)
@@ -518,7 +518,7 @@ def thread_split(request: HttpRequest, thread_id: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def thread_merge(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id)
@@ -548,7 +548,7 @@ def thread_merge(request: HttpRequest, thread_id: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def thread_purge(request: HttpRequest, thread_id: int) -> HttpResponse:
     thread = queries.get_thread(request.user, thread_id)
@@ -623,7 +623,7 @@ def _post_action_view(name: str):  # noqa: ANN202 (a view function)
     return view
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     post = queries.get_post(request.user, post_id)
@@ -668,7 +668,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
 # ---------------------------------------------------------------- reports
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def report(request: HttpRequest, post_id: int) -> HttpResponse:
     post = queries.get_post(request.user, post_id)
@@ -704,7 +704,7 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """Open reports, one item per post, oldest first, with counts, reasons and the post."""
@@ -787,7 +787,7 @@ def resolve(request: HttpRequest, post_id: int) -> HttpResponse:
 # ---------------------------------------------------------------- members
 
 
-@require_GET
+@require_safe
 @login_required
 def member(request: HttpRequest, username: str) -> HttpResponse:
     _moderator_page(request)
@@ -923,7 +923,7 @@ def member_lift_silence(request: HttpRequest, username: str) -> HttpResponse:
 # ---------------------------------------------------------------- the log
 
 
-@require_GET
+@require_safe
 @login_required
 def log(request: HttpRequest) -> HttpResponse:
     _moderator_page(request)

@@ -112,7 +112,7 @@ def watched_threads(user: Any) -> QuerySet[ThreadWatch]:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def notification_settings(request: HttpRequest) -> HttpResponse:
     user = request.user

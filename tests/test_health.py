@@ -129,3 +129,31 @@ def test_health_fails_without_the_static_files_manifest(settings, tmp_path):
             assert response.json()["static"] == "error: ValueError"
     finally:
         staticfiles_storage._wrapped = empty
+
+
+def test_refusals_log_one_line_and_server_errors_keep_their_traceback():
+    import logging
+
+    from config.logfilters import QuietRefusals
+
+    def record(name: str, status: int | None) -> logging.LogRecord:
+        try:
+            raise PermissionError("refused")
+        except PermissionError:
+            import sys
+
+            rec = logging.LogRecord(name, logging.WARNING, __file__, 1, "msg", (), sys.exc_info())
+        if status is not None:
+            rec.status_code = status
+        return rec
+
+    quiet = QuietRefusals()
+    for name, status in (
+        ("django.request", 403),
+        ("django.request", 404),
+        ("django.security.DisallowedHost", None),
+    ):
+        rec = record(name, status)
+        assert quiet.filter(rec) and rec.exc_info is None, (name, status)
+    rec = record("django.request", 500)
+    assert quiet.filter(rec) and rec.exc_info is not None

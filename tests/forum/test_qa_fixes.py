@@ -348,3 +348,11 @@ def test_a_reply_refused_by_a_lock_says_so_once_and_keeps_the_text():
         if "This thread is locked: no new replies." in chunk and " hidden>" not in chunk
     ]
     assert len(shown) == 1, shown
+
+
+def test_moderator_pages_answer_head_too():
+    staff = make_staff("admin")
+    make_member("maria")
+    client = client_for(staff)
+    for url in ("/mod/", "/mod/log/", "/mod/u/maria/", "/notifications/settings/"):
+        assert client.head(url).status_code == 200, url
