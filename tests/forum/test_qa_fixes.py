@@ -356,3 +356,19 @@ def test_moderator_pages_answer_head_too():
     client = client_for(staff)
     for url in ("/mod/", "/mod/log/", "/mod/u/maria/", "/notifications/settings/"):
         assert client.head(url).status_code == 200, url
+
+
+def test_the_report_queue_offers_no_delete_for_a_deleted_post():
+    from forum import actions
+
+    mod, james, maria = make_member("mod"), make_member("james"), make_member("maria")
+    board = make_board("Networking", moderators=[mod])
+    thread = make_thread(board, james)
+    post = actions.reply_to_thread(james, thread, body="Reported, then removed").post
+    moderation.report_post(maria, post, reason="spam", text="")
+    client = client_for(mod)
+    assert 'value="delete"' in client.get("/mod/").content.decode()
+    actions.delete_own_post(james, post)
+    html = client.get("/mod/").content.decode()
+    assert "Reported, then removed" in html or "Deleted" in html
+    assert 'value="delete"' not in html
