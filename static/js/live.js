@@ -59,7 +59,7 @@
 
   function want(name) {
     streams[name] = { lastId: null, dead: false, subscribed: false, typing: false,
-                      replaying: false, resumed: false, batch: null };
+                      replaying: false, resumed: false };
   }
 
   if (threadId) want("thread:" + threadId);
@@ -151,7 +151,6 @@
     clearTimeout(stableTimer);
     clearRetries();
     Object.keys(streams).forEach(function (name) {
-      flushReplay(streams[name]);  // what was received is applied (its ids are counted)
       streams[name].subscribed = false;
       streams[name].typing = false;
     });
@@ -212,7 +211,6 @@
       frame.since_ms = Math.min(MAX_SINCE_MS,
                                 Math.round(performance.now()) + PAGE_RENDER_MARGIN_MS);
       s.resumed = false;
-      s.batch = [];  // the replay is applied at once, when it is complete (flushReplay)
     }
     s.replaying = true;
     send(frame);
@@ -320,7 +318,6 @@
   function onSubscribed(frame) {
     var s = streams[frame.stream];
     if (!s) return;
-    flushReplay(s);
     s.subscribed = true;
     s.replaying = false;
     s.typing = Boolean(frame.typing);
@@ -335,49 +332,11 @@
     if (!s || s.dead) return;
     if (s.lastId !== null && frame.id <= s.lastId) return;  // seen already (resume overlap)
     s.lastId = frame.id;
-    if (s.batch) { s.batch.push(frame); return; }  // the page-load replay: see flushReplay
     applyEvent(frame, s);
   }
 
-  // The page-load replay (since_ms) covers a margin before the page was rendered, so it holds
-  // events the page's HTML already shows. Applied one by one they would take the page back in
-  // time for a moment (an old title, a false "moved to another board"). Each of these events
-  // carries the whole state of its object, so only the last one of each object is applied: it
-  // is at least as new as the page, and changes nothing when the page already shows it.
-  function replayKey(frame) {
-    var d = frame.data || {};
-    switch (frame.event) {
-      case "thread.changed": return "thread:" + d.thread_id;
-      case "post.created":
-      case "post.changed": return "post:" + d.post_id;
-      case "post.reactions": return "reactions:" + d.post_id;
-      default: return null;
-    }
-  }
-
-  function flushReplay(s) {
-    var batch = s.batch;
-    s.batch = null;
-    if (!batch || !batch.length) return;
-    var last = {};
-    var created = {};
-    batch.forEach(function (frame, i) {
-      var key = replayKey(frame);
-      if (key) last[key] = i;
-      if (frame.event === "post.created") created[key] = true;
-    });
-    batch.forEach(function (frame, i) {
-      var key = replayKey(frame);
-      if (key && last[key] !== i) return;  // a later event of the replay has newer state
-      if (key && created[key] && frame.event !== "post.created") {
-        // Created and then changed within the window: a creation with the latest state.
-        frame = { type: frame.type, stream: frame.stream, id: frame.id,
-                  event: "post.created", data: frame.data };
-      }
-      applyEvent(frame, s);
-    });
-  }
-
+  // A replay (page load or resume) is already the state now, one event per post and thread
+  // (forum.live.replay_view): it never takes the page back to a state older than its HTML.
   function applyEvent(frame, s) {
     var handler = eventHandlers[frame.event];
     if (!handler) return;
@@ -390,7 +349,6 @@
 
   function onError(frame) {
     var s = frame.stream ? streams[frame.stream] : null;
-    if (s) flushReplay(s);
     switch (frame.code) {
       case "stream_closed":
       case "not_found":
