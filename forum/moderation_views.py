@@ -292,6 +292,16 @@ def _shown(key: str, value: Any, boards: dict[int, str], titles: bool = True) ->
     return value
 
 
+def _named_boards(entry: ModerationAction) -> set[int]:
+    """Ids of the boards a log entry's before/after values name (a move, a split)."""
+    return {
+        v
+        for d in (entry.before, entry.after)
+        for k, v in d.items()
+        if k.endswith("board_id") and isinstance(v, int)
+    }
+
+
 UNSEEN_BOARD = "a board you cannot see"
 NOT_SHOWN = "(not shown)"
 
@@ -305,13 +315,8 @@ def _describe(entries: Any, viewer: Any) -> None:
     shown)", "a board you cannot see")."""
     entries = list(entries)
     visible = permissions.visible_board_ids(viewer)
-    board_ids = {
-        v
-        for e in entries
-        for d in (e.before, e.after)
-        for k, v in d.items()
-        if k.endswith("board_id") and isinstance(v, int)
-    }
+    named = {entry.pk: _named_boards(entry) for entry in entries}
+    board_ids = set().union(*named.values())
     boards = {
         pk: name if pk in visible else UNSEEN_BOARD
         for pk, name in Board.objects.filter(pk__in=board_ids).values_list("pk", "name")
@@ -319,14 +324,8 @@ def _describe(entries: Any, viewer: Any) -> None:
     for entry in entries:
         entry.action_label = entry.action.replace("_", " ")
         entry.undoable = moderation.can_undo(entry)
-        named = {
-            v
-            for d in (entry.before, entry.after)
-            for k, v in d.items()
-            if k.endswith("board_id") and isinstance(v, int)
-        }
         entry.thread_shown = entry.thread_id is None or entry.thread.board_id in visible
-        titles_shown = entry.thread_shown and named <= visible
+        titles_shown = entry.thread_shown and named[entry.pk] <= visible
         keys = [k for k in {**entry.before, **entry.after} if k != "hidden_reason"]
         entry.changes = [
             (
